@@ -1,0 +1,1 @@
+"""rater: streaming real-time usage rating (pure domain core)."""

@@ -1,0 +1,72 @@
+"""The error hierarchy.  Every error knows whether retrying can help (style habit 7).
+
+* :class:`RatingError` is *permanent*: the record (or the configuration it meets) is wrong.  It becomes a
+  rating exception event and the record is done; it can be reprocessed after the cause is fixed (R31).
+* :class:`RetriableError` is infrastructure: the store or broker is unavailable.  The record is retried in
+  place and never acknowledged until it succeeds (architecture property 7).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExceptionType(enum.StrEnum):
+    """Rating exception types: the LogiSense types (R2, R25, R31) plus ``invalid_record``."""
+
+    INVALID_RECORD = "invalid_record"
+    NO_USAGE_IDENTIFIER_MATCH = "no_usage_identifier_match"
+    USAGE_IDENTIFIER_TIME_MISMATCH = "usage_identifier_time_mismatch"
+    RATE_PLAN_NOT_DEFINED = "rate_plan_not_defined"
+    RATE_GROUP_NOT_FOUND = "rate_group_not_found"
+    RATE_NOT_FOUND = "rate_not_found"
+    SOFTWARE_SYSTEM_ERROR = "software_system_error"
+
+
+#: The LogiSense wording of each type, kept verbatim in the exception message.
+TITLES: dict[ExceptionType, str] = {
+    ExceptionType.INVALID_RECORD: "Invalid usage record",
+    ExceptionType.NO_USAGE_IDENTIFIER_MATCH: "No UDR Usage Identifier match",
+    ExceptionType.USAGE_IDENTIFIER_TIME_MISMATCH: "UDR time does not match time period of UDR Usage Identifier",
+    ExceptionType.RATE_PLAN_NOT_DEFINED: (
+        "Usage Rate Plan not defined for Account Service or Usage Rate Plan Inheritance Hierarchy"
+    ),
+    ExceptionType.RATE_GROUP_NOT_FOUND: "Usage Rate Group matching UDR not found",
+    ExceptionType.RATE_NOT_FOUND: "Usage Rate matching UDR not found",
+    ExceptionType.SOFTWARE_SYSTEM_ERROR: "Software System Error",
+}
+
+
+class RaterError(Exception):
+    """Root of every error the rater raises on purpose."""
+
+    retriable: bool = False
+
+
+class RatingError(RaterError):
+    """A permanent failure to rate one record; becomes a rating exception of ``type``."""
+
+    retriable = False
+
+    def __init__(self, type_: ExceptionType, detail: str, *, account: str | None = None) -> None:
+        self.type = type_
+        self.detail = detail
+        self.account = account
+        super().__init__(f"{TITLES[type_]}: {detail}")
+
+    @property
+    def message(self) -> str:
+        return f"{TITLES[self.type]}: {self.detail}"
+
+
+class InvalidRecord(RatingError):
+    """The record cannot be decoded or lacks a required field (never crashes a worker)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(ExceptionType.INVALID_RECORD, detail)
+
+
+class RetriableError(RaterError):
+    """The state store or the broker is unavailable; retry the same record later."""
+
+    retriable = True
