@@ -22,7 +22,7 @@ from decimal import ROUND_CEILING
 from rater.catalog import Catalog
 from rater.catalog.model import Rater as ClassRater
 from rater.catalog.model import UsageClass
-from rater.errors import ExceptionType, InvalidRecord, RatingError
+from rater.errors import ExceptionType, InvalidRecord, RatingError, RetriableError
 from rater.events import ChargeLine, Outcome, RatedCharge, RatingExceptionEvent
 from rater.pricing import billable_quantity, charge, find_rate, select_rate_plan
 from rater.record import UsageRecord, decode
@@ -157,15 +157,21 @@ class Rater:
         """Decode and rate untrusted bytes: always exactly one event, never an exception.
 
         ``fallback_id`` names a record whose id cannot be read (e.g. ``usage.jsonl:17`` or a Kafka
-        ``topic:partition:offset``).  Unexpected errors become ``software_system_error`` (R31).
+        ``topic:partition:offset``).  Unexpected errors become ``software_system_error`` (R31);
+        :class:`RetriableError` (store or broker unavailable) propagates so the record is retried.
         """
         record_id = fallback_id
         try:
             record = decode(data)
             record_id = record.record_id
             return record_id, self.rate(record)
+        except InvalidRecord as error:
+            record_id = error.record_id or record_id
+            return record_id, RatingExceptionEvent.from_error(record_id, error, data)
         except RatingError as error:
             return record_id, RatingExceptionEvent.from_error(record_id, error, data)
+        except RetriableError:
+            raise  # infrastructure: the caller retries the record in place and never acknowledges it
         except Exception as error:
             failure = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"{type(error).__name__}: {error}")
             return record_id, RatingExceptionEvent.from_error(record_id, failure, data)

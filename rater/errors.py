@@ -62,8 +62,10 @@ class RatingError(RaterError):
 class InvalidRecord(RatingError):
     """The record cannot be decoded or lacks a required field (never crashes a worker)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, record_id: str | None = None) -> None:
         super().__init__(ExceptionType.INVALID_RECORD, detail)
+        self.record_id = record_id
+        """The record's own id when it could be read, so a bad record still dedupes on its id (R1)."""
 
 
 class RetriableError(RaterError):

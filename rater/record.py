@@ -48,7 +48,22 @@ def decode(data: bytes | str) -> UsageRecord:
 
 
 def from_mapping(body: dict[str, Any]) -> UsageRecord:
-    """Build a :class:`UsageRecord` from a decoded JSON object (see :func:`decode`)."""
+    """Build a :class:`UsageRecord` from a decoded JSON object (see :func:`decode`).
+
+    An :class:`InvalidRecord` raised here carries the record's id whenever that one field is readable.
+    """
+    raw_id = body.get("record_id")
+    readable_id = (
+        str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and raw_id != "" else None
+    )
+    try:
+        return _build(body)
+    except InvalidRecord as exc:
+        exc.record_id = readable_id
+        raise
+
+
+def _build(body: dict[str, Any]) -> UsageRecord:
     missing = [name for name in _REQUIRED if body.get(name) in (None, "")]
     if missing:
         raise InvalidRecord(f"missing field(s): {', '.join(missing)}")

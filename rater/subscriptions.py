@@ -231,12 +231,45 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
         if start is not None and end is not None and end <= start:
             err(account, field, "cancel/end must be later than the start (start inclusive, end exclusive)")
 
-    def check_bucket(account: str, at: str, instance: BucketInstance) -> None:
-        ref(account, f"{at}.usage_bucket", instance.usage_bucket, catalog.usage_buckets, "usage bucket")
+    def check_bucket(account: str, at: str, instance: BucketInstance, service: str | None) -> None:
+        """``service`` is the catalog service of the account-service holding the instance (None: account level)."""
         ref(account, f"{at}.overage_rate_plan", instance.overage_rate_plan, catalog.rate_plans, "rate plan")
         check_window(account, f"{at}.cancel", instance.effective, instance.cancel)
+        if not ref(account, f"{at}.usage_bucket", instance.usage_bucket, catalog.usage_buckets, "usage bucket"):
+            return
+        bucket = catalog.usage_buckets[instance.usage_bucket]
+        if bucket.billing_activation is not None and (
+            service is None or service not in catalog.services or not catalog.services[service].billing_activation
+        ):
+            err(
+                account,
+                f"{at}.usage_bucket",
+                f"billing-activation bucket {bucket.id!r} can only go on a billing activation service (R49)",
+            )
+        recur_type = instance.recur_type or bucket.recur_type
+        if recur_type is RecurType.NONRECURRING:
+            if instance.recur_frequency is not None:
+                err(account, f"{at}.recur_frequency", "nonrecurring buckets do not recur")
+            for flag in ("prorate", "last_tier_repeats"):
+                if getattr(bucket, flag):
+                    err(
+                        account,
+                        f"{at}.recur_type",
+                        f"bucket {bucket.id!r} has {flag}, not offered on nonrecurring (R20)",
+                    )
+        else:
+            if instance.recur_frequency is None and bucket.recur_frequency is None:
+                err(account, f"{at}.recur_frequency", f"required for {recur_type.value} buckets")
+            if instance.expire_after is not None:
+                err(account, f"{at}.expire_after", "only for nonrecurring buckets (R37)")
 
     service_ids: Counter[str] = Counter()
+    catalog_service_of = {
+        service.id: service.service
+        for account in accounts.values()
+        for package in account.packages
+        for service in package.services
+    }
     uid_windows: dict[str, list[tuple[dt.date, dt.date | None, str]]] = {}
     for account in accounts.values():
         aid = account.id
@@ -259,7 +292,7 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 err(aid, "time_zone", f"unknown time zone {account.time_zone!r}")
         for bi, instance in enumerate(account.buckets):
-            check_bucket(aid, f"buckets[{bi}]", instance)
+            check_bucket(aid, f"buckets[{bi}]", instance, None)
         for pi, package in enumerate(account.packages):
             at = f"packages[{pi}]"
             check_window(aid, f"{at}.cancel", package.effective, package.cancel)
@@ -273,12 +306,14 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
             for si, service in enumerate(package.services):
                 sat = f"{at}.services[{si}]"
                 service_ids[service.id] += 1
-                if service.service not in in_package:
+                if service.service not in catalog.services:
+                    err(aid, f"{sat}.service", f"unknown service {service.service!r}")
+                elif service.service not in in_package:
                     err(aid, f"{sat}.service", f"service {service.service!r} is not in package {definition.id!r}")
                 ref(aid, f"{sat}.rate_plan", service.rate_plan, catalog.rate_plans, "rate plan")
                 check_window(aid, f"{sat}.cancel", service.effective or package.effective, service.cancel)
                 for bi, instance in enumerate(service.buckets):
-                    check_bucket(aid, f"{sat}.buckets[{bi}]", instance)
+                    check_bucket(aid, f"{sat}.buckets[{bi}]", instance, service.service)
                 for ui, uid in enumerate(service.usage_identifiers):
                     check_window(aid, f"{sat}.usage_identifiers[{ui}].end", uid.start, uid.end)
                     uid_windows.setdefault(uid.uid, []).append(
@@ -293,6 +328,16 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
             if not ref(aid, f"{at}.share_plan", share.share_plan, catalog.share_plans, "share plan"):
                 continue
             share_plan = catalog.share_plans[share.share_plan]
+            selling = share.selling_account_service
+            if selling is not None and selling not in catalog_service_of:
+                err(aid, f"{at}.selling_account_service", f"unknown account-service {selling!r}")
+            elif selling is not None and catalog_service_of[selling] != share_plan.selling_service:
+                err(
+                    aid,
+                    f"{at}.selling_account_service",
+                    f"account-service {selling!r} is a {catalog_service_of[selling]!r}, "
+                    f"not the plan's selling service {share_plan.selling_service!r} (R54)",
+                )
             if not share_plan.buckets:
                 message = f"share plan {share_plan.id!r} has no bucket and cannot be activated (R54)"
                 err(aid, f"{at}.share_plan", message)
@@ -316,11 +361,14 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
 
 
 def _check_cycle(file: str, account: Account, accounts: Mapping[str, Account], log: IssueLog) -> None:
+    """Report ``account`` if its parent chain comes back to it (accounts below a loop are not in it)."""
     seen = {account.id}
     current = account
     while current.parent is not None and current.parent in accounts:
-        if current.parent in seen:
+        if current.parent == account.id:
             log.error(file, "account", account.id, "parent", "the parent chain loops back to this account")
+            return
+        if current.parent in seen:
             return
         seen.add(current.parent)
         current = accounts[current.parent]

@@ -133,7 +133,14 @@ def _read_list(raw: RawCatalog, log: IssueLog, file: str, section: str, body: An
 
 
 def _report(log: IssueLog, file: str, kind: str, entity: str, exc: ValidationError) -> None:
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    deeper = [tuple(error["loc"]) for error in errors]
+    for error in errors:
+        loc = tuple(error["loc"])
+        if any(len(other) > len(loc) and other[: len(loc)] == loc for other in deeper):
+            # pydantic re-checks a container after dropping its bad item ("tiers: at least 1 item");
+            # the bad item's own error is the one that helps.
+            continue
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field"

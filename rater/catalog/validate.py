@@ -481,15 +481,16 @@ class _Checker:
     def check_one_plan_rule(self) -> None:
         if self.settings.overlapping_share_plans:
             return
-        first: dict[str, str] = {}
+        first: dict[tuple[str, str], str] = {}
         for plan in self.share.values():
-            for index, participant in enumerate(plan.participants):
+            for index, participant_id in enumerate(plan.participants):
+                participant = (plan.participating_type.value, participant_id)
                 if participant in first and first[participant] != plan.id:
                     self.err(
                         "share_plans",
                         plan.id,
                         f"participants[{index}]",
-                        f"{participant!r} already takes part in share plan {first[participant]!r}; "
+                        f"{participant[0]} {participant_id!r} already takes part in share plan {first[participant]!r}; "
                         "set settings.overlapping_share_plans to allow it (R56)",
                     )
                 first.setdefault(participant, plan.id)
