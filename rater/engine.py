@@ -54,15 +54,18 @@ def resolve_owner(subscriptions: Subscriptions, record: UsageRecord) -> ServiceC
     windows = subscriptions.uids.get(record.usage_identifier)
     if not windows:
         raise RatingError(ExceptionType.NO_USAGE_IDENTIFIER_MATCH, f"usage identifier {record.usage_identifier!r}")
+    nearest = windows[0]  # the last window starting on or before the record: whose record it most likely is
     for window in windows:
         day = record.event_time.astimezone(subscriptions.zone(window.owner.account.id)).date()
         if window.start <= day and (window.end is None or day < window.end):
             return window.owner
+        if window.start <= day:
+            nearest = window
     spans = ", ".join(f"{w.start}..{w.end or 'open'}" for w in windows)
     raise RatingError(
         ExceptionType.USAGE_IDENTIFIER_TIME_MISMATCH,
         f"usage identifier {record.usage_identifier!r} at {record.event_time.isoformat()} (valid {spans})",
-        account=windows[0].owner.account.id,
+        account=nearest.owner.account.id,
     )
 
 

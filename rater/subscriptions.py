@@ -276,16 +276,13 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
         for field, target in (("parent", account.parent), ("usage_invoicer", account.usage_invoicer)):
             ref(aid, field, target, accounts, "account")
         ref(aid, "rate_plan", account.rate_plan, catalog.rate_plans, "rate plan")
-        if account.rate_plan in catalog.rate_plans:
-            plan = catalog.rate_plans[account.rate_plan]  # type: ignore[index]
-            if all(group.currency != account.currency for group in plan.rate_groups):
-                log.warning(
-                    file,
-                    "account",
-                    aid,
-                    "rate_plan",
-                    f"rate plan {plan.id!r} has no rate group in {account.currency} (R27)",
-                )
+
+        def currency_check(field: str, plan_id: str | None, currency: str = account.currency, who: str = aid) -> None:
+            plan = catalog.rate_plans.get(plan_id) if plan_id is not None else None
+            if plan is not None and all(group.currency != currency for group in plan.rate_groups):
+                log.warning(file, "account", who, field, f"rate plan {plan.id!r} has no rate group in {currency} (R27)")
+
+        currency_check("rate_plan", account.rate_plan)
         if account.time_zone is not None:
             try:
                 zoneinfo.ZoneInfo(account.time_zone)
@@ -301,6 +298,11 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
                 continue
             definition = catalog.packages[package.package]
             in_package = {entry.service for entry in definition.services}
+            currency_check(f"{at}.rate_plan", package.rate_plan)
+            for frequency in definition.frequencies:
+                if package.frequency in (None, frequency.id):
+                    currency_check(f"{at}.frequency", frequency.rate_plan)
+                    break
             if package.frequency is not None and package.frequency not in {f.id for f in definition.frequencies}:
                 err(aid, f"{at}.frequency", f"package {definition.id!r} has no frequency {package.frequency!r}")
             for si, service in enumerate(package.services):
@@ -311,11 +313,30 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
                 elif service.service not in in_package:
                     err(aid, f"{sat}.service", f"service {service.service!r} is not in package {definition.id!r}")
                 ref(aid, f"{sat}.rate_plan", service.rate_plan, catalog.rate_plans, "rate plan")
-                check_window(aid, f"{sat}.cancel", service.effective or package.effective, service.cancel)
+                currency_check(f"{sat}.rate_plan", service.rate_plan)
+                for entry in definition.services:
+                    if entry.service == service.service:
+                        currency_check(f"{sat}.service", entry.rate_plan)
+                start = service.effective or package.effective
+                end = service.cancel or package.cancel
+                check_window(aid, f"{sat}.cancel", start, service.cancel)
+                if start < package.effective:
+                    err(aid, f"{sat}.effective", f"starts before its account-package ({package.effective})")
+                if package.cancel is not None and service.cancel is not None and service.cancel > package.cancel:
+                    err(aid, f"{sat}.cancel", f"ends after its account-package ({package.cancel})")
                 for bi, instance in enumerate(service.buckets):
                     check_bucket(aid, f"{sat}.buckets[{bi}]", instance, service.service)
                 for ui, uid in enumerate(service.usage_identifiers):
                     check_window(aid, f"{sat}.usage_identifiers[{ui}].end", uid.start, uid.end)
+                    if (end is not None and uid.start >= end) or (uid.end is not None and uid.end <= start):
+                        log.warning(
+                            file,
+                            "account",
+                            aid,
+                            f"{sat}.usage_identifiers[{ui}]",
+                            f"the window {uid.start}..{uid.end or 'open'} lies outside the account-service's "
+                            f"{start}..{end or 'open'}: it can own no record (R2)",
+                        )
                     uid_windows.setdefault(uid.uid, []).append(
                         (uid.start, uid.end, f"{aid}/{sat}.usage_identifiers[{ui}]")
                     )
@@ -391,7 +412,12 @@ def _compile(accounts: dict[str, Account], catalog: Catalog) -> Subscriptions:
                 )
                 services[service.id] = context
                 for uid in service.usage_identifiers:
-                    uids.setdefault(uid.uid, []).append(UidWindow(uid.start, uid.end, context))
+                    # A UID owns records only while its account-service is active too (R2, §1.3).
+                    start = max(uid.start, context.effective)
+                    ends = [day for day in (uid.end, context.cancel) if day is not None]
+                    end = min(ends) if ends else None
+                    if end is None or start < end:
+                        uids.setdefault(uid.uid, []).append(UidWindow(start, end, context))
     return Subscriptions(
         accounts=dict(accounts),
         services=services,

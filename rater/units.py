@@ -5,7 +5,8 @@ Quantities are integers in the base unit of their unit type (architecture proper
 * ``time``  -> milliseconds (so a 61.5 s call is exact; rounding rules are usually in seconds)
 * ``data``  -> bytes
 * ``count`` -> events
-* ``money`` -> the account currency; money quantities stay :class:`~decimal.Decimal`
+* ``money`` -> micro-units of the account currency (1 USD = 1,000,000), so money-bucket counters are exact
+  integers like every other counter (R45); prices stay :class:`~decimal.Decimal` until they are drawn
 
 Human-edited catalog files write quantities as ``"<number> <unit>"`` strings (``"10 GB"``, ``"0.1 MiB"``,
 ``"60 s"``) or bare numbers for counts.  Fractional values are turned into whole base units half up (R22):
@@ -37,8 +38,11 @@ BASE_UNIT: dict[UnitType, str] = {
     UnitType.TIME: "ms",
     UnitType.DATA: "B",
     UnitType.COUNT: "event",
-    UnitType.MONEY: "currency",
+    UnitType.MONEY: "micro",
 }
+
+#: Micro-units per currency unit: the base unit of money-bucket quantities.
+MONEY_SCALE = 1_000_000
 
 _TIME_UNITS: dict[str, int] = {
     "ms": 1,
@@ -88,8 +92,11 @@ def unit_size(unit: str, unit_type: UnitType, *, binary: bool = False) -> int:
     elif unit_type is UnitType.COUNT:
         if unit in _COUNT_UNITS:
             return 1
-    elif unit_type is UnitType.MONEY and unit in ("", "currency"):
-        return 1
+    elif unit_type is UnitType.MONEY:
+        if unit in ("", "currency"):
+            return MONEY_SCALE
+        if unit == "micro":
+            return 1
     raise UnitError(f"unit {unit!r} is not a {unit_type.value} unit (known: {', '.join(known_units(unit_type))})")
 
 
@@ -101,7 +108,7 @@ def known_units(unit_type: UnitType) -> list[str]:
         return [*_DATA_SI, *_DATA_IEC]
     if unit_type is UnitType.COUNT:
         return list(_COUNT_UNITS)
-    return ["currency"]
+    return ["currency", "micro"]
 
 
 _QTY = re.compile(r"^\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<unit>[A-Za-z]*)\s*$")
@@ -143,6 +150,11 @@ def to_base_units(amount: Decimal, unit: str, unit_type: UnitType, *, binary: bo
     """``amount`` of ``unit`` in whole base units, half up (R22)."""
     if unit == "" and unit_type is UnitType.COUNT:
         unit = "event"
+    if unit_type is UnitType.MONEY:
+        exact = amount * unit_size(unit, unit_type)
+        if exact != exact.to_integral_value():
+            raise UnitError(f"{amount} {unit or 'currency'} is finer than a micro-unit of currency")
+        return int(exact)
     if unit == "" and unit_type in (UnitType.TIME, UnitType.DATA):
         raise UnitError(f"a {unit_type.value} quantity needs a unit (one of {', '.join(known_units(unit_type))})")
     exact = amount * unit_size(unit, unit_type, binary=binary)

@@ -7,6 +7,7 @@ loader builds :class:`~decimal.Decimal` from the scalar's own text instead.  Dat
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,17 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
     return Decimal(text)
 
 
+_PLAIN_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$")
+
+
 def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> int | str:
+    """Only plain decimal integers are numbers.  YAML 1.1 would read ``17:00`` as base 60 (1020), a pattern
+    ``0044`` as octal (36) and ``0x1F`` as hex; in a catalog those are clock times, GeoTree patterns and
+    identifiers, so their text is kept as written."""
     text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
-    if ":" in text:
-        # YAML 1.1 reads 17:00 as the base-60 integer 1020; a clock time is meant.
+    if not _PLAIN_INT.match(text):
         return text
-    value: int = yaml.SafeLoader.construct_yaml_int(loader, node)  # type: ignore[arg-type]
-    return value
+    return int(text.replace("_", ""))
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)

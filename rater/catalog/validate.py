@@ -204,6 +204,8 @@ class _Checker:
                     self.err(sec, plan.id, f"{at}.per", str(exc))
                 if self.ref(sec, plan.id, f"{at}.rounding_rule", rate.rounding_rule, self.rounding, "rounding rule"):
                     rule = self.rounding[rate.rounding_rule]  # type: ignore[index]
+                    if not rule.active:
+                        self.warn(sec, plan.id, f"{at}.rounding_rule", f"rounding rule {rule.id!r} is not active")
                     if rule.unit_type != cls.unit_type:
                         self.err(
                             sec,
@@ -308,6 +310,8 @@ class _Checker:
             self.err(sec, entity, f"{prefix}expire_after_recurrence", "only for recurring buckets (R38)")
         if not nonrecurring and bucket.expire_after is not None:
             self.err(sec, entity, f"{prefix}expire_after", "only for nonrecurring buckets (R37)")
+        if len(set(bucket.notify_at_percent)) != len(bucket.notify_at_percent):
+            self.err(sec, entity, f"{prefix}notify_at_percent", "each percentage once (R66)")
         if bucket.binary_data_units and unit_type not in (UnitType.DATA, None):
             self.err(sec, entity, f"{prefix}binary_data_units", "only for data buckets (R23)")
         self.ref(sec, entity, f"{prefix}overage_rate_plan", bucket.overage_rate_plan, self.rate_plans, "rate plan")
@@ -460,6 +464,21 @@ class _Checker:
                 self.err(sec, plan.id, f"{at}.tier_growth", "required on Variable Multiple Tier buckets (R59)")
             elif tier.threshold is not None:
                 self.err(sec, plan.id, f"{at}.threshold", "Variable Multiple Tier sizes come from tier_growth (R59)")
+        pool_unit = self.silent_unit_type(bucket)
+        if bucket.type is not SharePlanBucketType.FIXED and pool_unit is not None:
+            contributes = False
+            for entry in bucket.participants:
+                if entry.contribution is not None:
+                    try:
+                        contributes |= (
+                            parse_quantity(entry.contribution, pool_unit, binary=bucket.binary_data_units) > 0
+                        )
+                    except UnitError:
+                        contributes = True  # reported above
+            if not contributes:
+                self.warn(
+                    sec, plan.id, f"{prefix}participants", "no participant contributes: the pool stays empty (R59)"
+                )
         if bucket.type is SharePlanBucketType.VARIABLE_SINGLE_TIER and len(bucket.tiers) != 1:
             self.err(sec, plan.id, f"{prefix}tiers", "a Variable Single Tier bucket has exactly one tier (R59)")
         unit_type = self.silent_unit_type(bucket)

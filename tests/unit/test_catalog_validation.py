@@ -2034,3 +2034,64 @@ def test_one_plan_rule_tells_services_from_packages(tmp_path: Path) -> None:
 
     write_catalog(tmp_path, change)
     assert check_catalog(tmp_path)[1] == []
+
+
+# --- review fixes: warnings and exact text ---------------------------------------------------------------
+
+
+def _warnings(folder: Path, change: Change) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """Write the changed catalog; it must load; return (kind, entity, field, message) of each warning."""
+    file = write_catalog(folder, change)
+    catalog, issues = check_catalog(folder)
+    assert catalog is not None
+    return str(file), [(i.kind, i.entity, i.field, i.message) for i in issues if i.severity == "warning"]
+
+
+def test_inactive_rounding_rule_on_a_rate_is_a_warning(tmp_path: Path) -> None:
+    """§1.17 Active: a rate may still name a deactivated rounding rule (it applies), but the operator is told."""
+    _, warnings = _warnings(tmp_path, lambda d: entity(d, "rounding_rules", "RR-60-6").update({"active": False}))
+    assert warnings == [
+        ("rate_plan", "RP-1", "rate_groups[0].rates[0].rounding_rule", "rounding rule 'RR-60-6' is not active")
+    ]
+
+
+def test_variable_pool_without_contributor_is_a_warning(tmp_path: Path) -> None:
+    """R59: a Variable Single Tier pool is the sum of contributions; with none above zero it is always empty."""
+
+    def change(d: Doc) -> None:
+        _share(d, "SP-1")["buckets"][1]["participants"] = [{"participant": "SVC-PHONE", "contribution": "0 MB"}]
+
+    _, warnings = _warnings(tmp_path, change)
+    assert warnings == [
+        ("share_plan", "SP-1", "buckets[1].participants", "no participant contributes: the pool stays empty (R59)")
+    ]
+
+
+def test_repeated_notification_percentage_is_refused(tmp_path: Path) -> None:
+    """R66: each configured percentage fires once per tier; listing one twice is a mistake."""
+    _assert_only(
+        tmp_path,
+        Broken(
+            lambda d: _bucket(d, "UB-SMS").update({"notify_at_percent": [80, 80]}),
+            "usage_bucket",
+            "UB-SMS",
+            "notify_at_percent",
+            "each percentage once (R66)",
+        ),
+    )
+
+
+def test_leading_zero_pattern_is_kept_as_text(tmp_path: Path) -> None:
+    """R4: an unquoted GeoTree pattern 0044 stays the text "0044" (YAML 1.1 would read octal 36) and
+    0x1F stays "0x1F"; only plain decimal integers are numbers."""
+
+    def change(d: Doc) -> None:
+        d["geotree"]["nodes"][0]["children"][0]["patterns"] = ["1519", "0044"]
+
+    file = write_catalog(tmp_path, change)
+    file.write_text(file.read_text().replace("'0044'", "0044"))
+    catalog, issues = check_catalog(tmp_path)
+    assert catalog is not None
+    assert issues == []
+    assert catalog.geo.patterns["0044"] == "CANADA"
+    assert "36" not in catalog.geo.patterns

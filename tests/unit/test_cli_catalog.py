@@ -82,10 +82,12 @@ def test_check_reports_warnings_but_succeeds(tmp_path: Path, capsys: pytest.Capt
     assert err == (
         f"warning: {subscriptions_file}: account 'ACC-C', field rate_plan: rate plan 'RP-1' has no rate group "
         "in EUR (R27)\n"
+        f"warning: {subscriptions_file}: account 'ACC-C', field packages[0].frequency: rate plan 'RP-1' has no "
+        "rate group in EUR (R27)\n"
     )
     assert out == (
         f"{tmp_path}: ok (4 usage classes, 2 rate plans, 6 usage buckets, 3 share plans, 4 services, "
-        "3 packages; 1 warning(s))\n"
+        "3 packages; 2 warning(s))\n"
     )
 
 

@@ -454,3 +454,16 @@ def test_rating_error_is_permanent() -> None:
     error = RatingError(ExceptionType.RATE_NOT_FOUND, "detail")
     assert error.retriable is False
     assert error.message == "Usage Rate matching UDR not found: detail"
+
+
+def test_uid_owns_nothing_after_its_account_service_is_cancelled(tmp_path: Path) -> None:
+    """R2/§1.3: AS-B's UID window is open-ended, but AS-B is cancelled from Mar 1 (exclusive): a record on
+    Feb 28 is rated on AS-B ($0.02), one on Mar 1 gets "UDR time does not match time period of UDR Usage
+    Identifier" rather than being charged to a cancelled service."""
+    subscriptions = REASSIGNED_SUBSCRIPTIONS.format(zone="UTC").replace(
+        "          - id: AS-B\n", "          - id: AS-B\n            cancel: 2026-03-01\n"
+    )
+    rater = make_rater(tmp_path, REASSIGNED_CATALOG, subscriptions)
+    assert rated(rater, event_time="2026-02-28T23:59:59Z").total_amount == Decimal("0.02")
+    late = rating_error(rater, event_time="2026-03-01T00:00:00Z")
+    assert (late.type, late.account) == (ExceptionType.USAGE_IDENTIFIER_TIME_MISMATCH, "ACC-B")

@@ -160,3 +160,13 @@ def test_parse_decimal_refuses_floats_bools_and_non_numbers(value: object) -> No
     bools are not numbers even though bool is an int subclass; NaN and Infinity are not finite."""
     with pytest.raises(UnitError):
         parse_decimal(value)
+
+
+def test_money_quantities_are_exact_micro_units() -> None:
+    """R45: money-bucket quantities are integers in micro-units of the currency: 25.50 -> 25,500,000;
+    50 -> 50,000,000.  A fraction finer than a micro-unit is refused rather than rounded away."""
+    assert parse_quantity("25.50", UnitType.MONEY) == 25_500_000
+    assert parse_quantity(50, UnitType.MONEY) == 50_000_000
+    assert parse_quantity("0.000001", UnitType.MONEY) == 1
+    with pytest.raises(UnitError):
+        parse_quantity("0.0000001", UnitType.MONEY)
