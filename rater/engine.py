@@ -16,18 +16,31 @@ R1 (dedupe on the record id) is :class:`Deduper`, kept apart because its memory 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
+from rater.buckets import Activation, Candidate, Instance, Resolver
 from rater.catalog import Catalog
 from rater.catalog.model import Rater as ClassRater
-from rater.catalog.model import UsageClass
+from rater.catalog.model import UsageBucket, UsageClass
 from rater.errors import ExceptionType, InvalidRecord, RatingError, RetriableError
-from rater.events import ChargeLine, Outcome, RatedCharge, RatingExceptionEvent
-from rater.pricing import billable_quantity, charge, find_rate, select_rate_plan
+from rater.events import (
+    BucketDraw,
+    ChargeLine,
+    Notification,
+    Outcome,
+    RatedCharge,
+    RatingExceptionEvent,
+    TierCrossing,
+)
+from rater.keys import activation_key
+from rater.periods import add_duration
+from rater.pricing import PlanChoice, RateMatch, billable_quantity, charge, find_rate, select_rate_plan
 from rater.record import UsageRecord, decode
+from rater.state import Draw, MemoryStore, StateStore
 from rater.subscriptions import ServiceContext, Subscriptions
-from rater.units import BASE_UNIT, UnitError, UnitType, unit_size
+from rater.tiers import percent_crossings, slices
+from rater.units import BASE_UNIT, MONEY_SCALE, UnitError, UnitType, unit_size
 
 #: The unit a record's quantity is in when it names none (the usual mediation units).
 DEFAULT_RECORD_UNIT = {UnitType.TIME: "s", UnitType.DATA: "B", UnitType.COUNT: "event"}
@@ -83,11 +96,20 @@ class Deduper:
 
 
 class Rater:
-    """The rating core over one catalog and one set of subscriptions (both immutable)."""
+    """The rating core over one catalog, one set of subscriptions and a state store.
 
-    def __init__(self, catalog: Catalog, subscriptions: Subscriptions) -> None:
+    Per record (domain-spec §2.0): resolve the owner (R2), class and location (R3, R4); find the rate that
+    would price the record and round the quantity with it (R29, Q6); draw the quantity down the record's
+    allowances in consumption order in one atomic store call (R11-R13); price tier entries, tier rate plans
+    and what overflows (R15-R19, R24-R30); let money buckets pay for the overflow (R46); count billing
+    activation (R50).  A missing rate is an exception only when something has to be priced (Q6).
+    """
+
+    def __init__(self, catalog: Catalog, subscriptions: Subscriptions, store: StateStore | None = None) -> None:
         self.catalog = catalog
         self.subscriptions = subscriptions
+        self.store: StateStore = store if store is not None else MemoryStore()
+        self.resolver = Resolver(catalog, subscriptions)
 
     def rate(self, record: UsageRecord) -> RatedCharge:
         """Rate a decoded record or raise :class:`RatingError`."""
@@ -102,41 +124,44 @@ class Rater:
             location = self.catalog.geo.locate(record.terminating_identifier)
         when = record.event_time
         local = when.astimezone(self.subscriptions.zone(account.id))
-        choice = select_rate_plan(self.catalog, self.subscriptions, owner, when)
-        if usage_class.rater is ClassRater.GEOTREE and location is None:
-            raise RatingError(
-                ExceptionType.RATE_NOT_FOUND,
-                f"terminating identifier {record.terminating_identifier!r} matches no GeoTree pattern (R4)",
-                account=account.id,
-            )
-        match = find_rate(
-            self.catalog,
-            choice,
-            currency=account.currency,
-            usage_class=usage_class.id,
-            location=location,
-            when=when,
-            local=local,
-            account=account.id,
+        day = local.date()
+        resolution = self.resolver.resolve(owner, usage_class.id, location, day)
+        overage = next(
+            (
+                c.instance.overage_rate_plan
+                for c in [*resolution.units, *resolution.money]
+                if c.instance.overage_rate_plan
+            ),
+            None,
         )
-        billable = billable_quantity(match.rounding, quantity)
-        amount = charge(match.rate, usage_class.unit_type, billable, choice.plan.precision)
+        match: RateMatch | None = None
+        missing: RatingError | None = None
+        try:
+            match = self._find_rate(owner, usage_class, location, when, local, overage, record.terminating_identifier)
+        except RatingError as error:
+            missing = error
+        billable = billable_quantity(match.rounding if match else None, quantity)
+        activations = resolution.activations
+        counters = [
+            replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in activations
+        ] + [c.counter for c in resolution.units]
+        result = self.store.draw(record.record_id, billable, counters)
         invoicer = self.subscriptions.usage_invoicer(account)
-        line = ChargeLine(
-            type="rate_plan",
-            quantity=quantity,
-            billable_quantity=billable,
-            amount=amount,
-            billed_to=invoicer.id,
-            rate_plan=choice.plan.id,
-            rate_plan_level=choice.level,
-            rate_plan_attached_to=choice.attached_to,
-            rate_group=match.group.id,
-            rate=match.rate_id,
-            rate_amount=match.rate.amount,
-            rate_per=match.rate.per,
-            rounding_rule=match.rounding.id if match.rounding else None,
-        )
+        priced = _Priced(record.record_id, account.id, when)
+        for candidate, draw in zip(resolution.units, result.draws[len(activations) :], strict=True):
+            self._price_bucket(priced, candidate, draw, usage_class.id, location, when, local)
+        money_drawn = Decimal(0)
+        if result.remaining > 0:
+            if match is None:
+                assert missing is not None
+                raise missing
+            amount = charge(match.rate, usage_class.unit_type, result.remaining, match.choice.plan.precision)
+            priced.lines.append(_rate_plan_line(match, result.remaining, amount, invoicer.id))
+            if resolution.money and amount > 0:
+                money_drawn = self._draw_money(priced, record.record_id, resolution.money, amount)
+        for activation, draw in zip(activations, result.draws[: len(activations)], strict=True):
+            if draw.marked:
+                priced.notifications.append(_activation_notice(record.record_id, account.id, activation, day, draw))
         return RatedCharge(
             record_id=record.record_id,
             usage_identifier=record.usage_identifier,
@@ -150,11 +175,173 @@ class Rater:
             unit_type=usage_class.unit_type.value,
             unit=BASE_UNIT[usage_class.unit_type],
             quantity=quantity,
-            event_time=when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            billable_quantity=billable,
+            event_time=_utc(when),
             location=location,
-            charges=(line,),
+            draws=tuple(priced.draws),
+            charges=tuple(priced.lines),
+            money_drawn=money_drawn,
+            crossings=tuple(priced.crossings),
+            notifications=tuple(priced.notifications),
             currency=account.currency,
         )
+
+    def _find_rate(
+        self,
+        owner: ServiceContext,
+        usage_class: UsageClass,
+        location: str | None,
+        when: dt.datetime,
+        local: dt.datetime,
+        overage: str | None,
+        terminating: str | None,
+    ) -> RateMatch:
+        """The rate that prices this record's overflow (R24-R28), found before the draw for its rounding."""
+        choice = select_rate_plan(self.catalog, self.subscriptions, owner, when, overage)
+        if usage_class.rater is ClassRater.GEOTREE and location is None:
+            raise RatingError(
+                ExceptionType.RATE_NOT_FOUND,
+                f"terminating identifier {terminating!r} matches no GeoTree pattern (R4)",
+                account=owner.account.id,
+            )
+        return find_rate(
+            self.catalog,
+            choice,
+            currency=owner.account.currency,
+            usage_class=usage_class.id,
+            location=location,
+            when=when,
+            local=local,
+            account=owner.account.id,
+        )
+
+    def _price_bucket(
+        self,
+        priced: _Priced,
+        candidate: Candidate,
+        draw: Draw,
+        usage_class: str,
+        location: str | None,
+        when: dt.datetime,
+        local: dt.datetime,
+    ) -> None:
+        """Tier entries, flat charges, tier rate plans, crossings and notifications of one draw (R15-R19, R66)."""
+        instance = candidate.instance
+        if draw.taken == 0:
+            return
+        tiers = candidate.tiers
+        sizes = tiers.with_carry(draw.carry)
+        billed_to = self._bucket_payer(instance)
+        priced.draws.append(_bucket_draw(candidate, draw))
+        crossing = _CrossingFactory(priced, candidate, draw, when)
+        for part in slices(sizes, tiers.repeats, draw.before, draw.after):
+            index = part.tier - 1
+            if part.entered:
+                flat = tiers.flat_charges[index]
+                if flat > 0:
+                    priced.lines.append(
+                        ChargeLine(
+                            type="flat_charge",
+                            quantity=0,
+                            amount=flat,
+                            billed_to=billed_to,
+                            bucket_instance=instance.id,
+                            tier=part.tier,
+                            repeat=part.repeat,
+                        )
+                    )
+                if part.start > 0:
+                    crossing.add("repeat" if part.repeat else "tier", part.tier, part.repeat, part.start + 1)
+            plan_id = tiers.rate_plans[index]
+            if plan_id is not None and part.quantity > 0:
+                account = self.subscriptions.accounts[instance.holder]
+                tier_match = find_rate(
+                    self.catalog,
+                    PlanChoice(self.catalog.rate_plans[plan_id], "bucket_tier", instance.id),
+                    currency=account.currency,
+                    usage_class=usage_class,
+                    location=location,
+                    when=when,
+                    local=local,
+                    account=account.id,
+                )
+                amount = charge(tier_match.rate, candidate.unit_type, part.quantity, tier_match.choice.plan.precision)
+                line = _rate_plan_line(tier_match, part.quantity, amount, billed_to)
+                priced.lines.append(
+                    replace(line, type="tier_rate", bucket_instance=instance.id, tier=part.tier, repeat=part.repeat)
+                )
+        limit = None if tiers.repeats else sum(sizes)
+        if limit is not None and draw.before < limit <= draw.after:
+            crossing.add("exhausted", len(sizes) + 1, 0, limit)
+        for tier, repeat, percent in percent_crossings(
+            sizes, tiers.repeats, draw.before, draw.after, instance.bucket.notify_at_percent
+        ):
+            priced.notifications.append(
+                Notification(
+                    notification_id=f"{instance.id}:{candidate.period.start}:{tier}:{repeat}:{percent}",
+                    kind="threshold",
+                    account=instance.holder,
+                    record_id=priced.record_id,
+                    details=(
+                        ("bucket_instance", instance.id),
+                        ("bucket", instance.bucket.id),
+                        ("period_start", candidate.period.start.isoformat()),
+                        ("tier", tier),
+                        ("repeat", repeat),
+                        ("percent", percent),
+                    ),
+                )
+            )
+
+    def _bucket_payer(self, instance: Instance) -> str:
+        """R65: share-plan charges go to the account holding the plan; other bucket charges to the holder's
+        usage invoicer."""
+        if instance.level == "share_plan":
+            return instance.holder
+        return self.subscriptions.usage_invoicer(self.subscriptions.accounts[instance.holder]).id
+
+    def _draw_money(self, priced: _Priced, record_id: str, money: list[Candidate], amount: Decimal) -> Decimal:
+        """R46: the priced overflow is paid from money buckets in order, as far as their balance goes."""
+        value = int((amount * MONEY_SCALE).to_integral_value(rounding=ROUND_DOWN))
+        result = self.store.draw(f"{record_id}#money", value, [c.counter for c in money])
+        for candidate, draw in zip(money, result.draws, strict=True):
+            if draw.taken:
+                priced.draws.append(_bucket_draw(candidate, draw))
+                limit = draw.allowance
+                if limit is not None and draw.before < limit <= draw.after:
+                    _CrossingFactory(priced, candidate, draw, priced.when).add("exhausted", 2, 0, limit)
+        return Decimal(value - result.remaining) / MONEY_SCALE
+
+    def tick(self, moment: dt.datetime) -> list[Notification]:
+        """Time-driven rules at ``moment`` (a timer in the stream, a control line offline): billing
+        activation by time (R50b) for every package whose time expiry has passed."""
+        notes: list[Notification] = []
+        for package_id, entries in self.resolver.activation_index.items():
+            for instance, package in entries:
+                account = self.subscriptions.accounts[instance.holder]
+                day = moment.astimezone(self.subscriptions.zone(account.id)).date()
+                bucket = instance.bucket
+                assert isinstance(bucket, UsageBucket)
+                assert bucket.billing_activation is not None
+                due = add_duration(package.effective, bucket.billing_activation.time_expiry)
+                if day < due:
+                    continue
+                key = activation_key(self.resolver.root(account.id), package_id)
+                if self.store.mark(key, "activated", 1):
+                    notes.append(
+                        Notification(
+                            notification_id=f"activation:{package_id}",
+                            kind="billing_activation",
+                            account=account.id,
+                            record_id=None,
+                            details=(
+                                ("account_package", package_id),
+                                ("activated_on", due.isoformat()),
+                                ("reason", "time"),
+                            ),
+                        )
+                    )
+        return notes
 
     def outcome(self, data: bytes, fallback_id: str) -> tuple[str, Outcome]:
         """Decode and rate untrusted bytes: always exactly one event, never an exception.
@@ -178,3 +365,106 @@ class Rater:
         except Exception as error:
             failure = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"{type(error).__name__}: {error}")
             return record_id, RatingExceptionEvent.from_error(record_id, failure, data)
+
+
+@dataclass
+class _Priced:
+    """What pricing one record accumulates."""
+
+    record_id: str
+    account: str
+    when: dt.datetime
+    lines: list[ChargeLine] = field(default_factory=list)
+    draws: list[BucketDraw] = field(default_factory=list)
+    crossings: list[TierCrossing] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+@dataclass
+class _CrossingFactory:
+    priced: _Priced
+    candidate: Candidate
+    draw: Draw
+    when: dt.datetime
+
+    def add(self, kind: str, tier: int, repeat: int, at: int) -> None:
+        instance = self.candidate.instance
+        self.priced.crossings.append(
+            TierCrossing(
+                record_id=self.priced.record_id,
+                account=instance.holder,
+                bucket_instance=instance.id,
+                bucket=instance.bucket.id,
+                share_plan=instance.share_plan.id if instance.share_plan else None,
+                period_start=self.candidate.period.start.isoformat(),
+                period_end=_day(self.candidate.period.end),
+                tier=tier,
+                repeat=repeat,
+                kind=kind,
+                at=at,
+                consumed=self.draw.after,
+                event_time=_utc(self.when),
+            )
+        )
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _day(day: dt.date) -> str:
+    return "" if day == dt.date.max else day.isoformat()
+
+
+def _bucket_draw(candidate: Candidate, draw: Draw) -> BucketDraw:
+    instance = candidate.instance
+    return BucketDraw(
+        bucket_instance=instance.id,
+        bucket=instance.bucket.id,
+        level=instance.level,
+        holder=instance.holder,
+        share_plan=instance.share_plan.id if instance.share_plan else None,
+        participant=candidate.participant,
+        period_start=candidate.period.start.isoformat(),
+        period_end=_day(candidate.period.end),
+        quantity=draw.taken,
+        before=draw.before,
+        after=draw.after,
+        allowance=draw.allowance,
+        carry=draw.carry,
+        money=instance.bucket.money,
+    )
+
+
+def _rate_plan_line(match: RateMatch, quantity: int, amount: Decimal, billed_to: str) -> ChargeLine:
+    return ChargeLine(
+        type="rate_plan",
+        quantity=quantity,
+        amount=amount,
+        billed_to=billed_to,
+        rate_plan=match.choice.plan.id,
+        rate_plan_level=match.choice.level,
+        rate_plan_attached_to=match.choice.attached_to,
+        rate_group=match.group.id,
+        rate=match.rate_id,
+        rate_amount=match.rate.amount,
+        rate_per=match.rate.per,
+        rounding_rule=match.rounding.id if match.rounding else None,
+    )
+
+
+def _activation_notice(record_id: str, account: str, activation: Activation, day: dt.date, draw: Draw) -> Notification:
+    """R50-R51: activated on the record's day by usage, or on added + time expiry when that came first."""
+    by_time = day >= activation.due
+    return Notification(
+        notification_id=f"activation:{activation.account_package.id}",
+        kind="billing_activation",
+        account=account,
+        record_id=record_id,
+        details=(
+            ("account_package", activation.account_package.id),
+            ("activated_on", (activation.due if by_time else day).isoformat()),
+            ("reason", "time" if by_time else "usage"),
+            ("usage", draw.after),
+        ),
+    )

@@ -22,13 +22,129 @@ RATED_CHARGE_SCHEMA = "rated-charge/1"
 RATING_EXCEPTION_SCHEMA = "rating-exception/1"
 
 
+RATED_ADJUSTMENT_SCHEMA = "rated-adjustment/1"
+TIER_CROSSING_SCHEMA = "tier-crossing/1"
+NOTIFICATION_SCHEMA = "notification/1"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketDraw:
+    """What a record drew from one bucket instance in one period (architecture: before/after per bucket)."""
+
+    bucket_instance: str
+    bucket: str
+    level: str
+    holder: str
+    share_plan: str | None
+    participant: str | None
+    period_start: str
+    period_end: str
+    quantity: int
+    before: int
+    after: int
+    allowance: int | None
+    carry: int
+    money: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket_instance": self.bucket_instance,
+            "bucket": self.bucket,
+            "level": self.level,
+            "holder": self.holder,
+            "share_plan": self.share_plan,
+            "participant": self.participant,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "quantity": self.quantity,
+            "before": self.before,
+            "after": self.after,
+            "allowance": self.allowance,
+            "carry": self.carry,
+            "money": self.money,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TierCrossing:
+    """A tier entered (or a repeat of the last tier, or the allowance exhausted) by one record (R15-R19).
+
+    ``crossing_id`` is (bucket instance, period, tier, repeat): it fires once per crossing per period.
+    """
+
+    record_id: str
+    account: str
+    bucket_instance: str
+    bucket: str
+    share_plan: str | None
+    period_start: str
+    period_end: str
+    tier: int
+    repeat: int
+    kind: str
+    """``tier`` (entered), ``repeat`` (the last tier started again) or ``exhausted`` (usage now overflows)."""
+    at: int
+    """Counter value at the crossing: the first unit in the new tier, or the allowance when exhausted."""
+    consumed: int
+    event_time: str
+
+    @property
+    def crossing_id(self) -> str:
+        return f"{self.bucket_instance}:{self.period_start}:{self.kind}:{self.tier}:{self.repeat}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": TIER_CROSSING_SCHEMA,
+            "crossing_id": self.crossing_id,
+            "record_id": self.record_id,
+            "account": self.account,
+            "bucket_instance": self.bucket_instance,
+            "bucket": self.bucket,
+            "share_plan": self.share_plan,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "kind": self.kind,
+            "tier": self.tier,
+            "repeat": self.repeat,
+            "at": self.at,
+            "consumed": self.consumed,
+            "event_time": self.event_time,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A configured percentage of a tier reached (R66) or a package's billing activation (R50-R51)."""
+
+    notification_id: str
+    kind: str
+    account: str
+    record_id: str | None
+    details: tuple[tuple[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": NOTIFICATION_SCHEMA,
+            "notification_id": self.notification_id,
+            "kind": self.kind,
+            "account": self.account,
+            "record_id": self.record_id,
+            **dict(self.details),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class ChargeLine:
-    """One priced part of a record (R14).  ``type="rate_plan"``: usage priced by a rate (R24-R30)."""
+    """One priced part of a record (R14).
+
+    ``type``: ``rate_plan`` (usage no bucket covered, priced by the lowest-level rate plan, R24-R30),
+    ``flat_charge`` (a tier entered or repeated, R17, R19a), ``tier_rate`` (usage inside a tier that has a
+    rate plan, R18).
+    """
 
     type: str
     quantity: int
-    billable_quantity: int
+    """Billable base units this line prices (after the record's rounding rule, R29, Q6)."""
     amount: Decimal
     billed_to: str
     rate_plan: str | None = None
@@ -39,12 +155,14 @@ class ChargeLine:
     rate_amount: Decimal | None = None
     rate_per: str | None = None
     rounding_rule: str | None = None
+    bucket_instance: str | None = None
+    tier: int | None = None
+    repeat: int | None = None
 
     def to_dict(self, currency: str) -> dict[str, Any]:
         return {
             "type": self.type,
             "quantity": self.quantity,
-            "billable_quantity": self.billable_quantity,
             "amount": format_amount(self.amount, currency),
             "billed_to": self.billed_to,
             "rate_plan": self.rate_plan,
@@ -55,6 +173,9 @@ class ChargeLine:
             "rate_amount": None if self.rate_amount is None else f"{self.rate_amount:f}",
             "rate_per": self.rate_per,
             "rounding_rule": self.rounding_rule,
+            "bucket_instance": self.bucket_instance,
+            "tier": self.tier,
+            "repeat": self.repeat,
         }
 
 
@@ -78,10 +199,21 @@ class RatedCharge:
     location: str | None
     charges: tuple[ChargeLine, ...]
     currency: str
+    billable_quantity: int = 0
+    draws: tuple[BucketDraw, ...] = ()
+    money_drawn: Decimal = Decimal(0)
+    crossings: tuple[TierCrossing, ...] = ()
+    notifications: tuple[Notification, ...] = ()
 
     @property
     def total_amount(self) -> Decimal:
+        """The priced value of the record: every charge line."""
         return sum((line.amount for line in self.charges), Decimal(0))
+
+    @property
+    def billed_amount(self) -> Decimal:
+        """What is left to bill once money buckets paid their part (R46)."""
+        return self.total_amount - self.money_drawn
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,11 +231,17 @@ class RatedCharge:
             "unit_type": self.unit_type,
             "unit": self.unit,
             "quantity": self.quantity,
+            "billable_quantity": self.billable_quantity,
             "event_time": self.event_time,
             "location": self.location,
+            "draws": [draw.to_dict() for draw in self.draws],
             "charges": [line.to_dict(self.currency) for line in self.charges],
             "total_amount": format_amount(self.total_amount, self.currency),
+            "money_drawn": format_amount(self.money_drawn, self.currency),
+            "billed_amount": format_amount(self.billed_amount, self.currency),
             "currency": self.currency,
+            "crossings": [crossing.to_dict() for crossing in self.crossings],
+            "notifications": [note.to_dict() for note in self.notifications],
         }
 
 
@@ -139,8 +277,9 @@ class RatingExceptionEvent:
 
 
 Outcome = RatedCharge | RatingExceptionEvent
+Event = RatedCharge | RatingExceptionEvent | TierCrossing | Notification
 
 
-def dumps(event: Outcome) -> bytes:
+def dumps(event: Event) -> bytes:
     """The one JSON encoding of an output event."""
     return orjson.dumps(event.to_dict())

@@ -3,10 +3,14 @@
 Records are rated in file order with the same core the stream uses.  Output is one JSON line per outcome
 (the events of ``docs/events.md``); a record id seen before is a redelivery (R1): it is not rated again and
 gets no second line, and the summary counts it under ``duplicates``.
+
+A line ``{"control": "tick", "time": "<ISO 8601>"}`` stands for the stream's timer at that moment: it runs
+the time-driven rules (billing activation by time, R50b) and writes the notifications they raise.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,9 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from rater.catalog import Catalog, load_catalog
 from rater.engine import Deduper, Rater
-from rater.events import Outcome, RatedCharge, RatingExceptionEvent
+from rater.events import Event, Outcome, RatedCharge, RatingExceptionEvent
 from rater.money import format_amount
 from rater.subscriptions import Subscriptions, load_subscriptions
 
@@ -31,19 +37,27 @@ class Summary:
     duplicates: int = 0
     exceptions: Counter[str] = field(default_factory=Counter)
     totals: dict[str, Decimal] = field(default_factory=dict)
+    billed: dict[str, Decimal] = field(default_factory=dict)
+    crossings: int = 0
+    notifications: int = 0
 
     def add(self, outcome: Outcome) -> None:
         if isinstance(outcome, RatedCharge):
             self.rated += 1
-            self.totals[outcome.currency] = self.totals.get(outcome.currency, Decimal(0)) + outcome.total_amount
+            currency = outcome.currency
+            self.totals[currency] = self.totals.get(currency, Decimal(0)) + outcome.total_amount
+            self.billed[currency] = self.billed.get(currency, Decimal(0)) + outcome.billed_amount
+            self.crossings += len(outcome.crossings)
+            self.notifications += len(outcome.notifications)
         else:
             self.exceptions[outcome.type] += 1
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"records", "rated", "exceptions", "total_amount", "currency", ...}``.
+        """``{"records", "rated", "exceptions", "total_amount", "billed_amount", "currency", ...}``.
 
-        With charges in more than one currency, ``total_amount`` and ``currency`` are null and ``totals``
-        holds one amount per currency.
+        ``total_amount`` is what the usage was priced at; ``billed_amount`` what is left to bill after money
+        buckets paid their part (R46).  With charges in more than one currency, both amounts and
+        ``currency`` are null and ``totals``/``billed`` hold one amount per currency.
         """
         currencies = sorted(self.totals) or [self.default_currency]
         single = currencies[0] if len(currencies) == 1 else None
@@ -53,8 +67,12 @@ class Summary:
             "exceptions": dict(sorted(self.exceptions.items())),
             "duplicates": self.duplicates,
             "total_amount": format_amount(self.totals.get(single, Decimal(0)), single) if single else None,
+            "billed_amount": format_amount(self.billed.get(single, Decimal(0)), single) if single else None,
             "currency": single,
             "totals": {code: format_amount(amount, code) for code, amount in sorted(self.totals.items())},
+            "billed": {code: format_amount(amount, code) for code, amount in sorted(self.billed.items())},
+            "crossings": self.crossings,
+            "notifications": self.notifications,
         }
 
 
@@ -64,12 +82,32 @@ def load_folder(folder: Path) -> tuple[Catalog, Subscriptions]:
     return catalog, load_subscriptions(folder, catalog)
 
 
-def rate_lines(rater: Rater, lines: Iterator[bytes], summary: Summary, source: str) -> Iterator[Outcome]:
-    """Rate raw JSON lines in order; blank lines are skipped, repeats of a record id are deduped (R1)."""
+def _control(data: bytes) -> dict[str, object] | None:
+    """The control instruction of a line, or ``None`` for a usage record (cheap test before parsing)."""
+    if b'"control"' not in data:
+        return None
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) and "control" in body else None
+
+
+def rate_lines(rater: Rater, lines: Iterator[bytes], summary: Summary, source: str) -> Iterator[Event]:
+    """Rate raw JSON lines in order; blank lines are skipped, repeats of a record id are deduped (R1),
+    ``tick`` control lines run the time-driven rules."""
     dedupe = Deduper()
     for number, line in enumerate(lines, start=1):
         data = line.strip()
         if not data:
+            continue
+        control = _control(data)
+        if control is not None:
+            if control.get("control") != "tick" or not isinstance(control.get("time"), str):
+                raise ValueError(f"{source}:{number}: unknown control line {control!r} (expected tick with a time)")
+            notes = rater.tick(dt.datetime.fromisoformat(str(control["time"])))
+            summary.notifications += len(notes)
+            yield from notes
             continue
         summary.records += 1
         record_id, outcome = rater.outcome(data, f"{source}:{number}")
@@ -82,7 +120,7 @@ def rate_lines(rater: Rater, lines: Iterator[bytes], summary: Summary, source: s
         yield outcome
 
 
-def rate_folder(folder: Path) -> tuple[list[Outcome], Summary]:
+def rate_folder(folder: Path) -> tuple[list[Event], Summary]:
     """Rate ``folder/usage.jsonl``; return the outcomes in order and the summary."""
     catalog, subscriptions = load_folder(folder)
     rater = Rater(catalog, subscriptions)

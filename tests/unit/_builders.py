@@ -20,6 +20,7 @@ The default catalog has one GeoTree used by the GeoTree tests::
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -165,10 +166,16 @@ def subscriptions_doc(*accounts: Doc) -> Doc:
     return {"accounts": list(accounts or (account(),))}
 
 
+_RECORD_IDS = itertools.count(1)
+
+
 def usage(**fields: Any) -> Doc:
-    """A usage record mapping: 60 s of VOICE on :data:`UID` at :data:`WHEN`, with ``fields`` overriding."""
+    """A usage record mapping: 60 s of VOICE on :data:`UID` at :data:`WHEN`, with ``fields`` overriding.
+
+    Each call gets a fresh ``record_id`` (``r-1``, ``r-2``, ...) unless one is given: record ids are unique
+    by definition (R1), and the state store replays a repeated id's first draw."""
     body: Doc = {
-        "record_id": "r-1",
+        "record_id": f"r-{next(_RECORD_IDS)}",
         "usage_identifier": UID,
         "usage_class": "VOICE",
         "quantity": "60",

@@ -407,13 +407,14 @@ def test_rated_charge_event_has_the_documented_fields(tmp_path: Path) -> None:
         "unit_type": "time",
         "unit": "ms",
         "quantity": 61_000,
+        "billable_quantity": 66_000,
         "event_time": "2026-03-02T11:00:00Z",
         "location": None,
+        "draws": [],
         "charges": [
             {
                 "type": "rate_plan",
-                "quantity": 61_000,
-                "billable_quantity": 66_000,
+                "quantity": 66_000,
                 "amount": "0.066",
                 "billed_to": "ACC-INV",
                 "rate_plan": "RP-1",
@@ -424,10 +425,17 @@ def test_rated_charge_event_has_the_documented_fields(tmp_path: Path) -> None:
                 "rate_amount": "0.06",
                 "rate_per": "min",
                 "rounding_rule": "MIN60-INC6",
+                "bucket_instance": None,
+                "tier": None,
+                "repeat": None,
             }
         ],
         "total_amount": "0.066",
+        "money_drawn": "0.00",
+        "billed_amount": "0.066",
         "currency": "USD",
+        "crossings": [],
+        "notifications": [],
     }
     assert outcome.to_dict() == expected
     assert orjson.loads(dumps(outcome)) == expected

@@ -38,6 +38,7 @@ from tests.unit._builders import (
     load,
     make_rater,
     rate,
+    rated,
     rating_error,
     record,
     subscriptions_doc,
@@ -623,15 +624,18 @@ def test_charge_e7() -> None:
 
 def test_rounding_and_charge_through_the_rater(tmp_path: Path) -> None:
     """R29 + R30 in Rater.rate: rule M = 60 s, I = 6 s, $0.06/min, precision 3; 61 s -> 66 s -> 1.1 min x 0.06 =
-    $0.066; the line carries quantity 61,000 ms, billable 66,000 ms and the rule's id."""
+    $0.066; the record's quantity is 61,000 ms and its billable quantity 66,000 ms; the line prices the
+    billable 66,000 ms with the rule's id (Q6: rounding applies before allocation)."""
     rater = _voice(
         tmp_path,
         group("STANDARD", rate("VOICE", "0.06", rounding_rule="MIN60-INC6")),
         precision=3,
         rounding_rules=[{"id": "MIN60-INC6", "unit_type": "time", "unit": "s", "minimum": 60, "increment": 6}],
     )
-    charged = line(rater, quantity="61")
-    assert (charged.quantity, charged.billable_quantity, charged.rounding_rule) == (61_000, 66_000, "MIN60-INC6")
+    event = rated(rater, quantity="61")
+    (charged,) = event.charges
+    assert (event.quantity, event.billable_quantity) == (61_000, 66_000)
+    assert (charged.quantity, charged.rounding_rule) == (66_000, "MIN60-INC6")
     assert f"{charged.amount:f}" == "0.066"
 
 

@@ -1,0 +1,649 @@
+"""Which allowances a record may draw from, in which order, with how much (R5-R13, R35-R44, R54-R64).
+
+The consumption order, written once (R11-R13):
+
+1. ``account_service``: buckets of the account-service that owns the UID: the catalog service's usage
+   buckets and the instances attached on the account-service, when the threshold is per account service.
+2. ``account``: account-level buckets: instances attached to the account, and the one shared allotment of
+   a bucket whose threshold is *not* per account service, drawn by the account-services that carry it (Q5).
+3. ``parent``: the parent account's account-level buckets (Q5).
+4. ``share_plan``: buckets of the account share plans in scope (share level account or usage invoicer,
+   R57), in tie-break order (R12); a participant draws only while under its participation limit (R61).
+
+Within one level: recur type in ``settings.same_level_bucket_order`` (recurring, rollover, nonrecurring),
+then earliest expiry, then attachment order (R13).  Money buckets are drawn after every unit allowance: they
+pay for what no included usage covers (R46, [INT]).  Billing-activation buckets are triggers, not allowances
+(Q11): they become ``observe`` counters.
+
+A record is eligible for a bucket by its class and location (R5-R8, exclude beats include) while the bucket
+instance is active on the record's local day (R10): effective inclusive, cancel exclusive, not expired.
+Everything here is computed from the catalog, the subscriptions and the record's day; nothing reads a clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from rater.catalog import Catalog
+from rater.catalog.model import (
+    BucketDefinition,
+    ParticipatingType,
+    RecurType,
+    ShareLevel,
+    SharePlan,
+    SharePlanBucket,
+    SharePlanBucketType,
+    UsageBucket,
+)
+from rater.keys import activation_key, bucket_key
+from rater.periods import Period, add_duration, period_at, period_by_index, prorate
+from rater.state import Counter
+from rater.subscriptions import (
+    Account,
+    AccountPackage,
+    AccountService,
+    AccountSharePlan,
+    BucketInstance,
+    ServiceContext,
+    Subscriptions,
+)
+from rater.units import Duration, UnitType, parse_duration, parse_quantity
+
+LEVELS = ("account_service", "account", "parent", "share_plan")
+FAR = dt.date.max
+
+
+@dataclass(frozen=True, slots=True)
+class Tiers:
+    """A bucket's tiers in base units for one period (before rollover carry)."""
+
+    sizes: tuple[int, ...]
+    flat_charges: tuple[Decimal, ...]
+    rate_plans: tuple[str | None, ...]
+    repeats: bool
+
+    def with_carry(self, carry: int) -> tuple[int, ...]:
+        """R36: the carry joins tier 1."""
+        if not carry:
+            return self.sizes
+        return (self.sizes[0] + carry, *self.sizes[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """A bucket attached somewhere (§1.11, §1.13), with the overrides applied."""
+
+    id: str
+    level: str
+    bucket: BucketDefinition
+    holder: str
+    effective: dt.date
+    cancel: dt.date | None
+    order: int
+    recur_type: RecurType
+    frequency: Duration | None
+    expire_after: Duration | None
+    overage_rate_plan: str | None
+    bill_day: int
+    carriers: frozenset[str] | None = None
+    """Account-services that may draw a shared allotment (Q5); ``None``: any on the holder account."""
+    share_plan: SharePlan | None = None
+    account_share_plan: AccountSharePlan | None = None
+
+    def expiry(self, catalog: Catalog) -> dt.date:
+        """The first day the instance no longer exists (R37, R38, cancel); ``FAR`` when open."""
+        ends = [self.cancel] if self.cancel else []
+        if self.recur_type is RecurType.NONRECURRING and self.expire_after is not None:
+            ends.append(add_duration(self.effective, self.expire_after))
+        limit = self.bucket.expire_after_recurrence
+        if self.recur_type is not RecurType.NONRECURRING and limit is not None and self.frequency is not None:
+            periods = limit + 1 if catalog.settings.expire_after_recurrence == "refills" else limit
+            ends.append(_nth_period_start(self, periods))
+        return min(ends) if ends else FAR
+
+    def period(self, catalog: Catalog, day: dt.date) -> Period | None:
+        """The allotment period containing ``day``; ``None`` when the instance is not active (R10)."""
+        if day < self.effective or day >= self.expiry(catalog):
+            return None
+        if self.recur_type is RecurType.NONRECURRING or self.frequency is None:
+            return Period(0, self.effective, self.expiry(catalog), self.effective)
+        return period_at(self.effective, self.frequency, self.bill_day, day)
+
+
+def _nth_period_start(instance: Instance, index: int) -> dt.date:
+    assert instance.frequency is not None
+    return period_by_index(instance.effective, instance.frequency, instance.bill_day, index).start
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One allowance for one record: the instance, its period, its tiers and the store counter."""
+
+    instance: Instance
+    period: Period
+    tiers: Tiers
+    counter: Counter
+    unit_type: UnitType
+    participant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """A billing-activation trigger the record counts toward (R49-R52)."""
+
+    instance: Instance
+    account_package: AccountPackage
+    threshold: int
+    due: dt.date
+    """The package's added day + time expiry: activation by time (R50b)."""
+    counter: Counter
+
+
+@dataclass
+class Resolution:
+    """Everything a record may draw from, in order."""
+
+    units: list[Candidate] = field(default_factory=list)
+    money: list[Candidate] = field(default_factory=list)
+    activations: list[Activation] = field(default_factory=list)
+
+
+class Resolver:
+    """Indexes bucket instances once per (catalog, subscriptions) and resolves records against them."""
+
+    def __init__(self, catalog: Catalog, subscriptions: Subscriptions) -> None:
+        self.catalog = catalog
+        self.subscriptions = subscriptions
+        self._eligible: dict[tuple[str, str, str | None], bool] = {}
+        self._service_level: dict[str, list[Instance]] = defaultdict(list)
+        self._account_level: dict[str, list[Instance]] = defaultdict(list)
+        self._share_level: dict[str, list[Instance]] = defaultdict(list)
+        self._activation: dict[str, list[tuple[Instance, AccountPackage]]] = defaultdict(list)
+        self._roots = sharing_roots(subscriptions.accounts)
+        self._build()
+
+    # -- index ---------------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        catalog = self.catalog
+        order = 0
+        for account in self.subscriptions.accounts.values():
+            bill_day = self.subscriptions.usage_bill_day(account)
+            shared: dict[str, list[tuple[AccountService, dt.date, dt.date | None]]] = defaultdict(list)
+            for package in account.packages:
+                for service in package.services:
+                    context = self.subscriptions.services[service.id]
+                    explicit = {instance.usage_bucket: instance for instance in service.buckets}
+                    attached = list(catalog.services[service.service].usage_buckets)
+                    attached += [name for name in explicit if name not in attached]
+                    for bucket_id in attached:
+                        order += 1
+                        bucket = catalog.usage_buckets[bucket_id]
+                        override = explicit.get(bucket_id)
+                        per_service = bucket.threshold_per_account_service
+                        if override is not None and override.threshold_per_account_service is not None:
+                            per_service = override.threshold_per_account_service
+                        effective = (override.effective if override else None) or context.effective
+                        cancel = (override.cancel if override else None) or context.cancel
+                        if bucket.billing_activation is not None:
+                            instance = self._instance(
+                                f"{service.id}/{bucket_id}",
+                                "activation",
+                                bucket,
+                                account,
+                                effective,
+                                cancel,
+                                order,
+                                bill_day,
+                            )
+                            self._activation[package.id].append((instance, package))
+                        elif per_service:
+                            instance = self._instance(
+                                (override.id if override and override.id else f"{service.id}/{bucket_id}"),
+                                "account_service",
+                                bucket,
+                                account,
+                                effective,
+                                cancel,
+                                order,
+                                bill_day,
+                                override,
+                            )
+                            self._service_level[service.id].append(instance)
+                        else:
+                            shared[bucket_id].append((service, effective, cancel))
+            for instance_spec in account.buckets:
+                order += 1
+                bucket = catalog.usage_buckets[instance_spec.usage_bucket]
+                effective = instance_spec.effective or _account_start(account)
+                self._account_level[account.id].append(
+                    self._instance(
+                        instance_spec.id or f"{account.id}/{bucket.id}",
+                        "account",
+                        bucket,
+                        account,
+                        effective,
+                        instance_spec.cancel,
+                        order,
+                        bill_day,
+                        instance_spec,
+                    )
+                )
+            for bucket_id, carriers in shared.items():
+                order += 1
+                starts = [start for _, start, _ in carriers]
+                cancels = [end for _, _, end in carriers]
+                instance = self._instance(
+                    f"{account.id}/{bucket_id}",
+                    "account",
+                    catalog.usage_buckets[bucket_id],
+                    account,
+                    min(starts),
+                    None if any(end is None for end in cancels) else max(e for e in cancels if e is not None),
+                    order,
+                    bill_day,
+                )
+                carried_by = frozenset(service.id for service, _, _ in carriers)
+                self._account_level[account.id].append(replace(instance, carriers=carried_by))
+            for share in sorted(account.share_plans, key=lambda s: s.tie_break):
+                plan = catalog.share_plans[share.share_plan]
+                for share_bucket in plan.buckets:
+                    order += 1
+                    self._share_level[account.id].append(
+                        Instance(
+                            id=f"{account.id}/{plan.id}/{share_bucket.id}",
+                            level="share_plan",
+                            bucket=share_bucket,
+                            holder=account.id,
+                            effective=share.effective,
+                            cancel=share.cancel,
+                            order=order,
+                            recur_type=share_bucket.recur_type,
+                            frequency=plan.usage_billing_frequency,
+                            expire_after=share_bucket.expire_after,
+                            overage_rate_plan=share_bucket.overage_rate_plan,
+                            bill_day=bill_day,
+                            share_plan=plan,
+                            account_share_plan=share,
+                        )
+                    )
+
+    def _instance(
+        self,
+        instance_id: str,
+        level: str,
+        bucket: UsageBucket,
+        account: Account,
+        effective: dt.date,
+        cancel: dt.date | None,
+        order: int,
+        bill_day: int,
+        override: BucketInstance | None = None,
+    ) -> Instance:
+        recur_type = bucket.recur_type
+        frequency = bucket.recur_frequency
+        expire_after = bucket.expire_after
+        overage = bucket.overage_rate_plan
+        if override is not None:
+            recur_type = override.recur_type or recur_type
+            if override.recur_frequency is not None:
+                frequency = parse_duration(override.recur_frequency)
+            if override.expire_after is not None:
+                expire_after = parse_duration(override.expire_after)
+            overage = override.overage_rate_plan or overage
+        return Instance(
+            id=instance_id,
+            level=level,
+            bucket=bucket,
+            holder=account.id,
+            effective=effective,
+            cancel=cancel,
+            order=order,
+            recur_type=recur_type,
+            frequency=frequency,
+            expire_after=expire_after,
+            overage_rate_plan=overage,
+            bill_day=bill_day,
+        )
+
+    @property
+    def activation_index(self) -> Mapping[str, list[tuple[Instance, AccountPackage]]]:
+        """Billing-activation instances by account-package id."""
+        return self._activation
+
+    def root(self, account_id: str) -> str:
+        """The sharing root (hash tag) of an account."""
+        return self._roots[account_id]
+
+    # -- eligibility ---------------------------------------------------------------------------------------
+
+    def eligible(self, bucket: BucketDefinition, usage_class: str, location: str | None) -> bool:
+        """R6: an include detail matches and no exclude detail matches, over all base buckets (R7, R48)."""
+        key = (bucket.id, usage_class, location)
+        cached = self._eligible.get(key)
+        if cached is not None:
+            return cached
+        geo = self.catalog.geo
+        included = excluded = False
+        for base_id in bucket.base_buckets:
+            for detail in self.catalog.base_buckets[base_id].details:
+                if detail.class_ != usage_class:
+                    continue
+                if not geo.matches(detail.location, detail.location_group, location):
+                    continue
+                if detail.exclude:
+                    excluded = True
+                else:
+                    included = True
+        result = included and not excluded
+        self._eligible[key] = result
+        return result
+
+    # -- resolution ----------------------------------------------------------------------------------------
+
+    def resolve(self, owner: ServiceContext, usage_class: str, location: str | None, day: dt.date) -> Resolution:
+        """All allowances of ``owner`` eligible for a record of ``usage_class`` at ``location`` on ``day``."""
+        result = Resolution()
+        account = owner.account
+        root = self._roots[account.id]
+        levels: list[tuple[str, Iterable[Instance]]] = [
+            ("account_service", self._service_level.get(owner.service.id, ())),
+            ("account", self._account_level.get(account.id, ())),
+        ]
+        if account.parent is not None:
+            levels.append(("parent", self._account_level.get(account.parent, ())))
+        for _, instances in levels:
+            found = [
+                candidate
+                for instance in instances
+                if (instance.carriers is None or owner.service.id in instance.carriers)
+                for candidate in [self._candidate(instance, root, usage_class, location, day)]
+                if candidate is not None
+            ]
+            self._place(result, self._ordered(found))
+        for candidate in self._share_candidates(owner, root, usage_class, location, day):
+            (result.money if candidate.instance.bucket.money else result.units).append(candidate)
+        for instance, package in self._activation.get(owner.package.id, ()):
+            activation = self._activation_of(instance, package, root, usage_class, location, day)
+            if activation is not None:
+                result.activations.append(activation)
+        return result
+
+    def _place(self, result: Resolution, candidates: list[Candidate]) -> None:
+        for candidate in candidates:
+            (result.money if candidate.instance.bucket.money else result.units).append(candidate)
+
+    def _ordered(self, candidates: list[Candidate]) -> list[Candidate]:
+        """R13: recur type order, then earliest expiry, then attachment order."""
+        rank = {recur: index for index, recur in enumerate(self.catalog.settings.same_level_bucket_order)}
+        return sorted(
+            candidates,
+            key=lambda c: (rank[c.instance.recur_type], c.instance.expiry(self.catalog), c.instance.order),
+        )
+
+    def _candidate(
+        self, instance: Instance, root: str, usage_class: str, location: str | None, day: dt.date
+    ) -> Candidate | None:
+        if not self.eligible(instance.bucket, usage_class, location):
+            return None
+        period = instance.period(self.catalog, day)
+        if period is None:
+            return None
+        tiers = self.tiers(instance.bucket, self._prorated(instance, period))
+        return self._with_counter(instance, period, tiers, root)
+
+    def _with_counter(
+        self,
+        instance: Instance,
+        period: Period,
+        tiers: Tiers,
+        root: str,
+        participant: str | None = None,
+        limit: int = 0,
+    ) -> Candidate:
+        bucket = instance.bucket
+        full = self.tiers(bucket, None)
+        counter = Counter(
+            key=bucket_key(root, instance.id),
+            period=period.index,
+            allowance=sum(tiers.sizes),
+            unbounded=tiers.repeats,
+            rollover=instance.recur_type is RecurType.RECURRING_ROLLOVER,
+            full_allowance=sum(full.sizes),
+            limit_field=f"l:{period.index}:{participant}" if participant is not None and limit >= 0 else None,
+            limit=limit,
+        )
+        return Candidate(instance, period, tiers, counter, self.catalog.bucket_unit_type(bucket), participant)
+
+    def _prorated(self, instance: Instance, period: Period) -> tuple[int, int] | None:
+        """R40/R41: (active days, period days) when tier 1 is prorated in ``period``, else ``None``."""
+        if not instance.bucket.prorate or instance.recur_type is RecurType.NONRECURRING:
+            return None
+        end = period.end
+        if instance.cancel is not None and instance.cancel < end:
+            end = instance.cancel
+        active = (end - period.start).days
+        full = period.full_days
+        if active >= full:
+            return None
+        return active, full
+
+    def tiers(
+        self, bucket: BucketDefinition, proration: tuple[int, int] | None, *, sizes: tuple[int, ...] | None = None
+    ) -> Tiers:
+        """The bucket's tiers in base units (R15, R22, R23), tier 1 prorated when asked (R40)."""
+        unit_type = self.catalog.bucket_unit_type(bucket)
+        if sizes is None:
+            sizes = tuple(
+                parse_quantity(tier.threshold, unit_type, binary=bucket.binary_data_units)
+                if tier.threshold is not None
+                else 0
+                for tier in bucket.tiers
+            )
+        if proration is not None and sizes:
+            sizes = (prorate(sizes[0], *proration), *sizes[1:])
+        repeats = bucket.last_tier_repeats or bucket.tiers[-1].repeat
+        return Tiers(
+            sizes=sizes,
+            flat_charges=tuple(tier.flat_charge for tier in bucket.tiers),
+            rate_plans=tuple(tier.rate_plan for tier in bucket.tiers),
+            repeats=repeats,
+        )
+
+    # -- share plans ---------------------------------------------------------------------------------------
+
+    def _holders(self, account: Account) -> list[Account]:
+        """Accounts whose share plans can serve ``account`` (R57): itself, and its usage invoicer."""
+        holders = [account]
+        invoicer = self.subscriptions.usage_invoicer(account)
+        if invoicer.id != account.id:
+            holders.append(invoicer)
+        return holders
+
+    def _share_candidates(
+        self, owner: ServiceContext, root: str, usage_class: str, location: str | None, day: dt.date
+    ) -> list[Candidate]:
+        account = owner.account
+        found: list[tuple[int, int, Candidate]] = []
+        for holder in self._holders(account):
+            for instance in self._share_level.get(holder.id, ()):
+                plan = instance.share_plan
+                share = instance.account_share_plan
+                assert plan is not None
+                assert share is not None
+                if holder.id != account.id and plan.share_level is not ShareLevel.USAGE_INVOICER:
+                    continue
+                participant = self._participant_of(plan, owner)
+                if participant is None:
+                    continue
+                bucket = instance.bucket
+                assert isinstance(bucket, SharePlanBucket)
+                entries = {entry.participant: entry for entry in bucket.participants}
+                if entries and participant[0] not in entries:
+                    continue
+                if not self.eligible(bucket, usage_class, location):
+                    continue
+                period = instance.period(self.catalog, day)
+                if period is None:
+                    continue
+                tiers = self._share_tiers(instance, bucket, period, day)
+                entry = entries.get(participant[0])
+                unit_type = self.catalog.bucket_unit_type(bucket)
+                limit = -1
+                if entry is not None and entry.participation_limit is not None:
+                    limit = parse_quantity(entry.participation_limit, unit_type, binary=bucket.binary_data_units)
+                candidate = self._with_counter(instance, period, tiers, root, participant[1], limit)
+                found.append((share.tie_break, instance.order, candidate))
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [candidate for _, _, candidate in found]
+
+    def _participant_of(self, plan: SharePlan, owner: ServiceContext) -> tuple[str, str] | None:
+        """(catalog participant id, participant instance id) of ``owner`` in ``plan`` (R55), or ``None``."""
+        if plan.participating_type is ParticipatingType.SERVICE:
+            if owner.service.service in plan.participants:
+                return owner.service.service, owner.service.id
+            return None
+        if owner.package.package in plan.participants:
+            return owner.package.package, owner.package.id
+        return None
+
+    def _share_tiers(self, instance: Instance, bucket: SharePlanBucket, period: Period, day: dt.date) -> Tiers:
+        """R59: Fixed thresholds; Variable Single Tier = sum of contributions; Variable Multiple Tier = growth x
+        contributors.  Add-on allotments join tier 1 (R64).  Contributions count from the day a contributor
+        is effective and until the next reset after it leaves (R60, Q15); they are not prorated (R43)."""
+        plan = instance.share_plan
+        assert plan is not None
+        unit_type = self.catalog.bucket_unit_type(bucket)
+        binary = bucket.binary_data_units
+        contributions = self._contributions(instance, plan, bucket, period, day)
+        if bucket.type is SharePlanBucketType.FIXED:
+            sizes = tuple(
+                parse_quantity(tier.threshold, unit_type, binary=binary)
+                for tier in bucket.tiers
+                if tier.threshold is not None
+            )
+        elif bucket.type is SharePlanBucketType.VARIABLE_SINGLE_TIER:
+            sizes = (sum(contributions),)
+        else:
+            count = len(contributions)
+            sizes = tuple(
+                parse_quantity(tier.tier_growth, unit_type, binary=binary) * count
+                if tier.tier_growth is not None
+                else 0
+                for tier in bucket.tiers
+            )
+        add_on = self._add_ons(instance, plan, bucket, period, day)
+        if add_on and sizes:
+            sizes = (sizes[0] + add_on, *sizes[1:])
+        return self.tiers(bucket, self._prorated(instance, period), sizes=sizes)
+
+    def _scope(self, instance: Instance, plan: SharePlan) -> list[Account]:
+        """Accounts whose services take part (R57): the holder, and for Usage Invoicer level every account
+        whose usage invoicer is the holder."""
+        holder = self.subscriptions.accounts[instance.holder]
+        if plan.share_level is ShareLevel.ACCOUNT:
+            return [holder]
+        return [
+            account
+            for account in self.subscriptions.accounts.values()
+            if self.subscriptions.usage_invoicer(account).id == holder.id
+        ]
+
+    def _contributions(
+        self, instance: Instance, plan: SharePlan, bucket: SharePlanBucket, period: Period, day: dt.date
+    ) -> list[int]:
+        entries = {entry.participant: entry for entry in bucket.participants if entry.contribution is not None}
+        if not entries:
+            return []
+        unit_type = self.catalog.bucket_unit_type(bucket)
+        amounts: list[int] = []
+        for account in self._scope(instance, plan):
+            for package in account.packages:
+                targets: list[tuple[str, dt.date, dt.date | None]] = []
+                if plan.participating_type is ParticipatingType.PACKAGE:
+                    targets.append((package.package, package.effective, package.cancel))
+                else:
+                    for service in package.services:
+                        context = self.subscriptions.services[service.id]
+                        targets.append((service.service, context.effective, context.cancel))
+                for catalog_id, start, cancel in targets:
+                    entry = entries.get(catalog_id)
+                    if entry is None or start > day or (cancel is not None and cancel <= period.start):
+                        continue
+                    amount = parse_quantity(entry.contribution, unit_type, binary=bucket.binary_data_units)
+                    if amount > 0:
+                        amounts.append(amount)
+        return amounts
+
+    def _add_ons(
+        self, instance: Instance, plan: SharePlan, bucket: SharePlanBucket, period: Period, day: dt.date
+    ) -> int:
+        total = 0
+        unit_type = self.catalog.bucket_unit_type(bucket)
+        for account in self._scope(instance, plan):
+            for package in account.packages:
+                add_on = self.catalog.packages[package.package].share_plan_add_on
+                if add_on is None or add_on.share_plan != plan.id:
+                    continue
+                if package.effective > day or (package.cancel is not None and package.cancel <= period.start):
+                    continue
+                for allotment in add_on.allotments:
+                    if allotment.bucket == bucket.id:
+                        total += parse_quantity(allotment.amount, unit_type, binary=bucket.binary_data_units)
+        return total
+
+    # -- billing activation --------------------------------------------------------------------------------
+
+    def _activation_of(
+        self,
+        instance: Instance,
+        package: AccountPackage,
+        root: str,
+        usage_class: str,
+        location: str | None,
+        day: dt.date,
+    ) -> Activation | None:
+        bucket = instance.bucket
+        assert isinstance(bucket, UsageBucket)
+        activation = bucket.billing_activation
+        assert activation is not None
+        if not self.eligible(bucket, usage_class, location) or day < package.effective:
+            return None
+        unit_type = self.catalog.bucket_unit_type(bucket)
+        threshold = parse_quantity(activation.usage_threshold, unit_type, binary=bucket.binary_data_units)
+        due = add_duration(package.effective, activation.time_expiry)
+        counter = Counter(key=activation_key(root, package.id), period=0, observe=True)
+        return Activation(instance, package, threshold, due, counter)
+
+
+def _account_start(account: Account) -> dt.date:
+    starts = [package.effective for package in account.packages]
+    return min(starts) if starts else dt.date(1970, 1, 1)
+
+
+def sharing_roots(accounts: Mapping[str, Account]) -> dict[str, str]:
+    """The sharing root of every account: accounts linked by parent or usage invoicer form one scope, and
+    every store key one record touches carries its root's hash tag (architecture property 5).  The root is
+    the scope's smallest account id, so it is stable whatever order accounts are loaded in."""
+    parent: dict[str, str] = {account_id: account_id for account_id in accounts}
+
+    def find(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for account in accounts.values():
+        for other in (account.parent, account.usage_invoicer):
+            if other is not None and other in parent:
+                union(account.id, other)
+    return {account_id: find(account_id) for account_id in accounts}

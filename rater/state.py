@@ -1,0 +1,181 @@
+"""The state store: the one atomic step of rating, and its in-memory implementation.
+
+The draw-down is the only thing that must be atomic (architecture property 1).  Python resolves a record to
+an ordered list of :class:`Counter` s (consumption order R11-R13, caps, participation limits, period); the
+store applies them in one step and returns before/after for each, and Python prices the result.  The Redis
+store runs the same step as one Lua script call; :class:`MemoryStore` is its reference twin, and a contract
+suite runs against both.
+
+Semantics of :meth:`StateStore.draw` (per call, atomically):
+
+1. **Dedupe (R1).**  If ``record_id`` was drawn before, return the stored :class:`DrawResult` with
+   ``replayed=True`` and change nothing.
+2. **Draw in order.**  For each counter: skip it (take 0) if its ``requires`` field is not set; otherwise
+   take ``min(remaining, allowance + carry - consumed, limit - limit_used)`` (no cap when ``unbounded``).
+   ``observe`` counters add the whole ``quantity`` and take nothing from it (billing activation, R50);
+   one with ``threshold`` > 0 sets the field ``activated`` of its key the first time its count reaches the
+   threshold, or at once with ``activate_now`` (the time rule, R50b), and reports ``marked`` (R51).
+3. **Periods.**  Each counter lives in a hash ``key`` with fields per period: ``c:<p>`` consumed,
+   ``r:<p>`` rollover carried in, ``a:<p>`` the last allowance seen.  For a rollover counter the first draw
+   in period ``p`` rolls forward from the latest period ``q`` drawn before: carry(q+1) = max(0, a(q) + r(q)
+   - c(q)), then through each untouched period with ``full_allowance`` and nothing consumed (R36: carry
+   compounds, no cap).  A record for an older period than the latest draws from that period (late records,
+   architecture property 3); one for an untouched older period starts without carry.
+4. **Retention.**  Fields of periods more than ``retain`` periods before the latest are deleted.
+
+Quantities are integers in base units (money: micro-units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """One allowance a record may draw from, as the store sees it."""
+
+    key: str
+    period: int
+    allowance: int = 0
+    """The period's allowance before rollover carry (E(k) of its tiers)."""
+    unbounded: bool = False
+    """The last tier repeats (R19a): no cap."""
+    rollover: bool = False
+    full_allowance: int = 0
+    """A full period's allowance, to roll forward across untouched periods (R36)."""
+    limit_field: str | None = None
+    """Participation-limit field in ``key`` (R61): ``l:<period>:<participant instance>``."""
+    limit: int = 0
+    observe: bool = False
+    """Count the record's whole quantity without consuming it (billing activation, R50)."""
+    threshold: int = 0
+    """For ``observe`` counters: set ``activated`` once the count reaches it (R51)."""
+    activate_now: bool = False
+    """For ``observe`` counters: set ``activated`` now if unset (the time rule, R50b)."""
+    requires: tuple[str, str] | None = None
+    """(key, field) that must be set for this counter to apply (R53: activated packages only)."""
+    retain: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """What one counter did: consumption of its period before and after, and its allowance with carry."""
+
+    before: int
+    after: int
+    carry: int = 0
+    allowance: int | None = None
+    """Allowance including carry, ``None`` when unbounded."""
+    limit_before: int = 0
+    limit_after: int = 0
+    marked: bool = False
+    """An ``observe`` counter set its ``activated`` field in this draw."""
+
+    @property
+    def taken(self) -> int:
+        return self.after - self.before
+
+
+@dataclass(frozen=True, slots=True)
+class DrawResult:
+    draws: tuple[Draw, ...]
+    remaining: int
+    """Quantity no counter took: it overflows to rate-plan pricing (R19b)."""
+    replayed: bool = False
+
+
+class StateStore(Protocol):
+    """The atomic draw-down and the reads the balance view needs."""
+
+    def draw(self, record_id: str, quantity: int, counters: Sequence[Counter]) -> DrawResult: ...
+
+    def fields(self, key: str) -> dict[str, int]: ...
+
+    def mark(self, key: str, field: str, value: int) -> bool:
+        """Set ``field`` once; True if this call set it (billing activation fires once)."""
+        ...
+
+
+@dataclass
+class MemoryStore:
+    """In-process store with the kernel's exact semantics (the reference for the Redis kernel)."""
+
+    hashes: dict[str, dict[str, int]] = field(default_factory=dict)
+    results: dict[str, DrawResult] = field(default_factory=dict)
+
+    def fields(self, key: str) -> dict[str, int]:
+        return dict(self.hashes.get(key, {}))
+
+    def mark(self, key: str, field: str, value: int) -> bool:
+        bucket = self.hashes.setdefault(key, {})
+        if field in bucket:
+            return False
+        bucket[field] = value
+        return True
+
+    def draw(self, record_id: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
+        stored = self.results.get(record_id)
+        if stored is not None:
+            return DrawResult(stored.draws, stored.remaining, replayed=True)
+        remaining = quantity
+        draws: list[Draw] = []
+        for counter in counters:
+            state = self.hashes.setdefault(counter.key, {})
+            if counter.requires is not None and counter.requires[1] not in self.hashes.get(counter.requires[0], {}):
+                consumed = state.get(f"c:{counter.period}", 0)
+                draws.append(Draw(consumed, consumed))
+                continue
+            carry = _open_period(state, counter)
+            consumed = state.get(f"c:{counter.period}", 0)
+            if counter.observe:
+                after = consumed + quantity
+                state[f"c:{counter.period}"] = after
+                marked = "activated" not in state and (
+                    counter.activate_now or (counter.threshold > 0 and after >= counter.threshold)
+                )
+                if marked:
+                    state["activated"] = 1
+                draws.append(Draw(consumed, after, carry, None, marked=marked))
+                continue
+            total = None if counter.unbounded else counter.allowance + carry
+            take = remaining if total is None else max(0, min(remaining, total - consumed))
+            limit_before = 0
+            if counter.limit_field is not None:
+                limit_before = state.get(counter.limit_field, 0)
+                take = max(0, min(take, counter.limit - limit_before))
+                state[counter.limit_field] = limit_before + take
+            state[f"c:{counter.period}"] = consumed + take
+            state[f"a:{counter.period}"] = counter.allowance
+            remaining -= take
+            draws.append(Draw(consumed, consumed + take, carry, total, limit_before, limit_before + take))
+        result = DrawResult(tuple(draws), remaining)
+        self.results[record_id] = result
+        return result
+
+
+def _open_period(state: dict[str, int], counter: Counter) -> int:
+    """Make sure the counter's period exists in ``state``; return its rollover carry (R36)."""
+    period = counter.period
+    carry_field = f"r:{period}"
+    if carry_field in state:
+        return state[carry_field]
+    latest = state.get("latest")
+    carry = 0
+    if counter.rollover and latest is not None and latest < period:
+        total = state.get(f"a:{latest}", counter.full_allowance) + state.get(f"r:{latest}", 0)
+        used = state.get(f"c:{latest}", 0)
+        for _ in range(latest + 1, period):
+            total = counter.full_allowance + max(0, total - used)
+            used = 0
+        carry = max(0, total - used)
+    state[carry_field] = carry
+    state.setdefault(f"a:{period}", counter.allowance)
+    if latest is None or period > latest:
+        state["latest"] = period
+        for name in [f for f in state if f[:2] in ("c:", "r:", "a:", "l:")]:
+            if int(name.split(":")[1]) < period - counter.retain:
+                del state[name]
+    return carry
