@@ -129,6 +129,9 @@ class Candidate:
     counter: Counter
     unit_type: UnitType
     participant: str | None = None
+    level: str = ""
+    """The consumption level as seen from the drawing account (R11): a parent's account bucket is
+    ``parent`` to its children."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +318,14 @@ class Resolver:
         """Billing-activation instances by account-package id."""
         return self._activation
 
+    def service_instances(self, account_service: str) -> list[Instance]:
+        """The account-service's own bucket instances (level 1)."""
+        return list(self._service_level.get(account_service, ()))
+
+    def prorated(self, instance: Instance, period: Period) -> tuple[int, int] | None:
+        """R40/R41 proration of ``instance`` in ``period`` (see :meth:`_prorated`)."""
+        return self._prorated(instance, period)
+
     def root(self, account_id: str) -> str:
         """The sharing root (hash tag) of an account."""
         return self._roots[account_id]
@@ -356,9 +367,9 @@ class Resolver:
         ]
         if account.parent is not None:
             levels.append(("parent", self._account_level.get(account.parent, ())))
-        for _, instances in levels:
+        for level, instances in levels:
             found = [
-                candidate
+                replace(candidate, level=level)
                 for instance in instances
                 if (instance.carriers is None or owner.service.id in instance.carriers)
                 for candidate in [self._candidate(instance, root, usage_class, location, day)]
@@ -417,7 +428,8 @@ class Resolver:
             limit_field=f"l:{period.index}:{participant}" if participant is not None and limit >= 0 else None,
             limit=limit,
         )
-        return Candidate(instance, period, tiers, counter, self.catalog.bucket_unit_type(bucket), participant)
+        unit_type = self.catalog.bucket_unit_type(bucket)
+        return Candidate(instance, period, tiers, counter, unit_type, participant, instance.level)
 
     def _prorated(self, instance: Instance, period: Period) -> tuple[int, int] | None:
         """R40/R41: (active days, period days) when tier 1 is prorated in ``period``, else ``None``."""

@@ -19,26 +19,27 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
-from rater.buckets import Activation, Candidate, Instance, Resolver
+from rater.buckets import Activation, Candidate, Instance, Resolver, Tiers
 from rater.catalog import Catalog
+from rater.catalog.model import BucketDefinition, RecurType, UsageBucket, UsageClass
 from rater.catalog.model import Rater as ClassRater
-from rater.catalog.model import UsageBucket, UsageClass
 from rater.errors import ExceptionType, InvalidRecord, RatingError, RetriableError
 from rater.events import (
     BucketDraw,
     ChargeLine,
     Notification,
     Outcome,
+    RatedAdjustment,
     RatedCharge,
     RatingExceptionEvent,
     TierCrossing,
 )
-from rater.keys import activation_key
-from rater.periods import add_duration
+from rater.keys import activation_key, bucket_key
+from rater.periods import Period, add_duration
 from rater.pricing import PlanChoice, RateMatch, billable_quantity, charge, find_rate, select_rate_plan
 from rater.record import UsageRecord, decode
-from rater.state import Draw, MemoryStore, StateStore
-from rater.subscriptions import ServiceContext, Subscriptions
+from rater.state import Counter, Draw, MemoryStore, StateStore
+from rater.subscriptions import ServiceContext, Subscriptions, cancel_account_service
 from rater.tiers import percent_crossings, slices
 from rater.units import BASE_UNIT, MONEY_SCALE, UnitError, UnitType, unit_size
 
@@ -312,6 +313,95 @@ class Rater:
                     _CrossingFactory(priced, candidate, draw, priced.when).add("exhausted", 2, 0, limit)
         return Decimal(value - result.remaining) / MONEY_SCALE
 
+    def cancel(self, account_service: str, cancel: dt.date, operation_id: str) -> list[RatedAdjustment]:
+        """Cancel ``account_service`` from ``cancel`` (exclusive) and settle its prorated buckets (R41, E13).
+
+        For each of its buckets with Prorate on, tier 1 of the period holding the last active day is cut to
+        the active share of the period.  The period's consumption is re-priced under the cut tiers; the
+        difference (flat charges of tiers now entered, tier rate plans, and overage for usage above the new
+        allowance) is returned as adjustments, and the counter keeps only what the cut allowance holds.
+        Moved usage is priced at the bucket's first included class (the counter does not split by class).
+        Replaying the same ``operation_id`` changes no counter again.
+        """
+        context = self.subscriptions.services[account_service]
+        account = context.account
+        zone = self.subscriptions.zone(account.id)
+        last_day = cancel - dt.timedelta(days=1)
+        when = dt.datetime.combine(last_day, dt.time(), tzinfo=zone)
+        adjustments: list[RatedAdjustment] = []
+        for old in self.resolver.service_instances(account_service):
+            if not old.bucket.prorate or old.recur_type is RecurType.NONRECURRING:
+                continue
+            period = old.period(self.catalog, last_day)
+            if period is None:
+                continue
+            new = replace(old, cancel=min(cancel, old.cancel) if old.cancel else cancel)
+            old_tiers = self.resolver.tiers(old.bucket, self.resolver.prorated(old, period))
+            new_tiers = self.resolver.tiers(old.bucket, self.resolver.prorated(new, period))
+            key = bucket_key(self.resolver.root(account.id), old.id)
+            state = self.store.fields(key)
+            consumed = state.get(f"c:{period.index}", 0)
+            carry = state.get(f"r:{period.index}", 0)
+            if consumed == 0 or old_tiers.sizes == new_tiers.sizes:
+                continue
+            new_sizes = new_tiers.with_carry(carry)
+            kept = consumed if new_tiers.repeats else min(consumed, sum(new_sizes))
+            usage_class, location = _first_include(self.catalog, old.bucket)
+            local = when
+            before = self._bucket_lines(old, old_tiers, carry, consumed, usage_class, location, when, local)
+            after = self._bucket_lines(new, new_tiers, carry, kept, usage_class, location, when, local)
+            lines = _difference(after, before)
+            if consumed > kept:
+                match = self._find_rate(
+                    context, self.catalog.usage_classes[usage_class], location, when, local, old.overage_rate_plan, None
+                )
+                amount = charge(
+                    match.rate, self.catalog.bucket_unit_type(old.bucket), consumed - kept, match.choice.plan.precision
+                )
+                invoicer = self.subscriptions.usage_invoicer(account)
+                lines.append(_rate_plan_line(match, consumed - kept, amount, invoicer.id))
+            self.store.settle(f"{operation_id}:{old.id}", key, f"c:{period.index}", kept)
+            adjustments.append(
+                RatedAdjustment(
+                    adjustment_id=f"{operation_id}:{old.id}",
+                    reason="cancel_proration",
+                    account=account.id,
+                    account_service=account_service,
+                    bucket_instance=old.id,
+                    period_start=period.start.isoformat(),
+                    period_end=_day(period.end),
+                    tiers_before=old_tiers.with_carry(carry),
+                    tiers_after=new_sizes,
+                    consumed=consumed,
+                    kept=kept,
+                    charges=tuple(lines),
+                    currency=account.currency,
+                )
+            )
+        self.subscriptions = cancel_account_service(self.subscriptions, self.catalog, account_service, cancel)
+        self.resolver = Resolver(self.catalog, self.subscriptions)
+        return adjustments
+
+    def _bucket_lines(
+        self,
+        instance: Instance,
+        tiers: Tiers,
+        carry: int,
+        consumed: int,
+        usage_class: str,
+        location: str | None,
+        when: dt.datetime,
+        local: dt.datetime,
+    ) -> list[ChargeLine]:
+        """Flat and tier-rate lines of a period's consumption (0, consumed] under ``tiers``."""
+        period = Period(0, dt.date.min, dt.date.max, dt.date.min)
+        candidate = Candidate(
+            instance, period, tiers, Counter(key="", period=0), self.catalog.bucket_unit_type(instance.bucket)
+        )
+        priced = _Priced("", instance.holder, when)
+        self._price_bucket(priced, candidate, Draw(0, consumed, carry), usage_class, location, when, local)
+        return priced.lines
+
     def tick(self, moment: dt.datetime) -> list[Notification]:
         """Time-driven rules at ``moment`` (a timer in the stream, a control line offline): billing
         activation by time (R50b) for every package whose time expiry has passed."""
@@ -421,7 +511,7 @@ def _bucket_draw(candidate: Candidate, draw: Draw) -> BucketDraw:
     return BucketDraw(
         bucket_instance=instance.id,
         bucket=instance.bucket.id,
-        level=instance.level,
+        level=candidate.level,
         holder=instance.holder,
         share_plan=instance.share_plan.id if instance.share_plan else None,
         participant=candidate.participant,
@@ -468,3 +558,30 @@ def _activation_notice(record_id: str, account: str, activation: Activation, day
             ("usage", draw.after),
         ),
     )
+
+
+def _first_include(catalog: Catalog, bucket: BucketDefinition) -> tuple[str, str | None]:
+    """The class and location of a bucket's first include detail (prices usage moved by an adjustment)."""
+    for base_id in bucket.base_buckets:
+        for detail in catalog.base_buckets[base_id].details:
+            if not detail.exclude:
+                return detail.class_, detail.location
+    raise RatingError(ExceptionType.RATE_NOT_FOUND, f"bucket {bucket.id!r} has no include detail")
+
+
+def _difference(after: list[ChargeLine], before: list[ChargeLine]) -> list[ChargeLine]:
+    """Lines of ``after`` minus lines of ``before``, matched by (type, tier, repeat); zero differences dropped."""
+
+    def key(line: ChargeLine) -> tuple[str, int | None, int | None]:
+        return line.type, line.tier, line.repeat
+
+    old = {key(line): line for line in before}
+    out: list[ChargeLine] = []
+    for line in after:
+        previous = old.pop(key(line), None)
+        if previous is None:
+            out.append(line)
+        elif line.amount != previous.amount or line.quantity != previous.quantity:
+            out.append(replace(line, quantity=line.quantity - previous.quantity, amount=line.amount - previous.amount))
+    out.extend(replace(line, quantity=-line.quantity, amount=-line.amount) for line in old.values())
+    return out

@@ -4,8 +4,13 @@ Records are rated in file order with the same core the stream uses.  Output is o
 (the events of ``docs/events.md``); a record id seen before is a redelivery (R1): it is not rated again and
 gets no second line, and the summary counts it under ``duplicates``.
 
-A line ``{"control": "tick", "time": "<ISO 8601>"}`` stands for the stream's timer at that moment: it runs
-the time-driven rules (billing activation by time, R50b) and writes the notifications they raise.
+Two control lines stand for what the stream gets from elsewhere:
+
+* ``{"control": "tick", "time": "<ISO 8601>"}``: the stream's timer at that moment; it runs the time-driven
+  rules (billing activation by time, R50b) and writes the notifications they raise.
+* ``{"control": "cancel", "account_service": "<id>", "cancel": "<date>", "id": "<operation id>"}``: a
+  provisioning change cancelling an account-service from that date (exclusive); prorated buckets are
+  settled and the adjustments written (R41).  ``id`` defaults to ``cancel:<account_service>:<date>``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import orjson
 
 from rater.catalog import Catalog, load_catalog
 from rater.engine import Deduper, Rater
-from rater.events import Event, Outcome, RatedCharge, RatingExceptionEvent
+from rater.events import Event, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent
 from rater.money import format_amount
 from rater.subscriptions import Subscriptions, load_subscriptions
 
@@ -40,6 +45,14 @@ class Summary:
     billed: dict[str, Decimal] = field(default_factory=dict)
     crossings: int = 0
     notifications: int = 0
+    adjustments: int = 0
+
+    def add_adjustment(self, adjustment: RatedAdjustment) -> None:
+        """Adjustments are charges too: they count in ``total_amount`` and ``billed_amount``."""
+        self.adjustments += 1
+        currency = adjustment.currency
+        self.totals[currency] = self.totals.get(currency, Decimal(0)) + adjustment.total_amount
+        self.billed[currency] = self.billed.get(currency, Decimal(0)) + adjustment.total_amount
 
     def add(self, outcome: Outcome) -> None:
         if isinstance(outcome, RatedCharge):
@@ -73,6 +86,7 @@ class Summary:
             "billed": {code: format_amount(amount, code) for code, amount in sorted(self.billed.items())},
             "crossings": self.crossings,
             "notifications": self.notifications,
+            "adjustments": self.adjustments,
         }
 
 
@@ -103,11 +117,7 @@ def rate_lines(rater: Rater, lines: Iterator[bytes], summary: Summary, source: s
             continue
         control = _control(data)
         if control is not None:
-            if control.get("control") != "tick" or not isinstance(control.get("time"), str):
-                raise ValueError(f"{source}:{number}: unknown control line {control!r} (expected tick with a time)")
-            notes = rater.tick(dt.datetime.fromisoformat(str(control["time"])))
-            summary.notifications += len(notes)
-            yield from notes
+            yield from _apply(rater, control, summary, f"{source}:{number}")
             continue
         summary.records += 1
         record_id, outcome = rater.outcome(data, f"{source}:{number}")
@@ -118,6 +128,25 @@ def rate_lines(rater: Rater, lines: Iterator[bytes], summary: Summary, source: s
         dedupe.remember(record_id, outcome)
         summary.add(outcome)
         yield outcome
+
+
+def _apply(rater: Rater, control: dict[str, object], summary: Summary, where: str) -> Iterator[Event]:
+    kind = control.get("control")
+    if kind == "tick" and isinstance(control.get("time"), str):
+        notes = rater.tick(dt.datetime.fromisoformat(str(control["time"])))
+        summary.notifications += len(notes)
+        yield from notes
+    elif (
+        kind == "cancel" and isinstance(control.get("account_service"), str) and isinstance(control.get("cancel"), str)
+    ):
+        service = str(control["account_service"])
+        day = dt.date.fromisoformat(str(control["cancel"]))
+        operation = str(control.get("id") or f"cancel:{service}:{day.isoformat()}")
+        for adjustment in rater.cancel(service, day, operation):
+            summary.add_adjustment(adjustment)
+            yield adjustment
+    else:
+        raise ValueError(f"{where}: unknown control line {control!r} (tick with a time, or cancel)")
 
 
 def rate_folder(folder: Path) -> tuple[list[Event], Summary]:

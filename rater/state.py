@@ -98,6 +98,12 @@ class StateStore(Protocol):
         """Set ``field`` once; True if this call set it (billing activation fires once)."""
         ...
 
+    def settle(self, operation_id: str, key: str, field: str, value: int) -> int:
+        """Set ``field`` to ``value`` once per ``operation_id``; return the value it had before the first
+        call (a repeated operation returns the same, changing nothing).  Used when a cancellation cuts an
+        allowance and usage above the cut leaves the bucket (R41)."""
+        ...
+
 
 @dataclass
 class MemoryStore:
@@ -105,6 +111,7 @@ class MemoryStore:
 
     hashes: dict[str, dict[str, int]] = field(default_factory=dict)
     results: dict[str, DrawResult] = field(default_factory=dict)
+    settled: dict[str, int] = field(default_factory=dict)
 
     def fields(self, key: str) -> dict[str, int]:
         return dict(self.hashes.get(key, {}))
@@ -115,6 +122,16 @@ class MemoryStore:
             return False
         bucket[field] = value
         return True
+
+    def settle(self, operation_id: str, key: str, field: str, value: int) -> int:
+        done = self.settled.get(operation_id)
+        if done is not None:
+            return done
+        state = self.hashes.setdefault(key, {})
+        previous = state.get(field, 0)
+        state[field] = value
+        self.settled[operation_id] = previous
+        return previous
 
     def draw(self, record_id: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
         stored = self.results.get(record_id)

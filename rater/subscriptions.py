@@ -215,6 +215,37 @@ def load_subscriptions(path: Path, catalog: Catalog) -> Subscriptions:
     return subscriptions
 
 
+def compile_accounts(accounts: Mapping[str, Account], catalog: Catalog, source: str = "subscriptions") -> Subscriptions:
+    """Validate and compile accounts built in memory (a change applied to loaded subscriptions); raise
+    :class:`ValidationFailed` naming ``source`` on errors."""
+    log = IssueLog()
+    _validate(source, dict(accounts), catalog, log)
+    log.raise_if_errors()
+    return _compile(dict(accounts), catalog)
+
+
+def cancel_account_service(
+    subscriptions: Subscriptions, catalog: Catalog, account_service: str, cancel: dt.date
+) -> Subscriptions:
+    """The subscriptions with ``account_service`` cancelled from ``cancel`` (exclusive, §1.3)."""
+    context = subscriptions.services[account_service]
+    account = context.account
+    packages = tuple(
+        package.model_copy(
+            update={
+                "services": tuple(
+                    service.model_copy(update={"cancel": cancel}) if service.id == account_service else service
+                    for service in package.services
+                )
+            }
+        )
+        for package in account.packages
+    )
+    accounts = dict(subscriptions.accounts)
+    accounts[account.id] = account.model_copy(update={"packages": packages})
+    return compile_accounts(accounts, catalog, f"cancel {account_service}")
+
+
 def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: IssueLog) -> None:
     def err(account: str, field: str, message: str) -> None:
         log.error(file, "account", account, field, message)

@@ -11,7 +11,7 @@ results in its ``expected.yaml``, which are computed by hand from domain-spec §
   keys ``draws``, ``charges`` and ``crossings`` are compared as whole lists: same length, and each listed
   item's keys equal the event's item at the same position.
 * ``notifications`` (optional): every notification, in order (from tick lines and from rated charges),
-  compared the same way.
+  compared the same way; ``adjustments`` (optional): every rated adjustment (from cancel lines), likewise.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def test_example_matches_expected(folder: Path, tmp_path: Path) -> None:
     ]
     if "notifications" in expected:
         _same_items(notifications, expected["notifications"], "notifications")
+    adjustments = [line for line in lines if line["schema"] == "rated-adjustment/1"]
+    _same_items(adjustments, expected.get("adjustments", []), "adjustments")
 
     for key, value in expected["summary"].items():
         assert summary[key] == _plain(value), f"summary {key}"
