@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -167,6 +167,7 @@ class Resolver:
         self._share_level: dict[str, list[Instance]] = defaultdict(list)
         self._activation: dict[str, list[tuple[Instance, AccountPackage]]] = defaultdict(list)
         self._roots = sharing_roots(subscriptions.accounts)
+        self._activated: Callable[[str, str], bool] = lambda root, package: False
         self._build()
 
     # -- index ---------------------------------------------------------------------------------------------
@@ -356,8 +357,20 @@ class Resolver:
 
     # -- resolution ----------------------------------------------------------------------------------------
 
-    def resolve(self, owner: ServiceContext, usage_class: str, location: str | None, day: dt.date) -> Resolution:
-        """All allowances of ``owner`` eligible for a record of ``usage_class`` at ``location`` on ``day``."""
+    def resolve(
+        self,
+        owner: ServiceContext,
+        usage_class: str,
+        location: str | None,
+        day: dt.date,
+        activated: Callable[[str, str], bool] = lambda root, package: False,
+    ) -> Resolution:
+        """All allowances of ``owner`` eligible for a record of ``usage_class`` at ``location`` on ``day``.
+
+        ``activated(root, account_package)`` tells whether a billing-activation package has been marked
+        activated by usage (state passed in; R53).
+        """
+        self._activated = activated
         result = Resolution()
         account = owner.account
         root = self._roots[account.id]
@@ -509,6 +522,9 @@ class Resolver:
                 if entry is not None and entry.participation_limit is not None:
                     limit = parse_quantity(entry.participation_limit, unit_type, binary=bucket.binary_data_units)
                 candidate = self._with_counter(instance, period, tiers, root, participant[1], limit)
+                gate = self._activation_gate(owner.package, root, day)
+                if gate is not None:
+                    candidate = replace(candidate, counter=replace(candidate.counter, requires=gate))
                 found.append((share.tie_break, instance.order, candidate))
         found.sort(key=lambda item: (item[0], item[1]))
         return [candidate for _, _, candidate in found]
@@ -582,6 +598,9 @@ class Resolver:
                     for service in package.services:
                         context = self.subscriptions.services[service.id]
                         targets.append((service.service, context.effective, context.cancel))
+                waiting = self._activation_gate(package, self._roots[account.id], day) is not None
+                if waiting and not self._activated(self._roots[account.id], package.id):
+                    continue  # R53: a billing-activation package contributes once activated
                 for catalog_id, start, cancel in targets:
                     entry = entries.get(catalog_id)
                     if entry is None or start > day or (cancel is not None and cancel <= period.start):
@@ -607,6 +626,23 @@ class Resolver:
                     if allotment.bucket == bucket.id:
                         total += parse_quantity(allotment.amount, unit_type, binary=bucket.binary_data_units)
         return total
+
+    def _activation_gate(self, package: AccountPackage, root: str, day: dt.date) -> tuple[str, str] | None:
+        """R53: a package holding a billing activation service takes part in share plans only once activated.
+        ``None`` when it has no activation bucket or its time expiry has passed (activated by time, R50b);
+        otherwise the (key, field) the draw must find set: the mark a usage activation leaves."""
+        entries = self._activation.get(package.id)
+        if not entries:
+            return None
+        dues = []
+        for instance, _ in entries:
+            bucket = instance.bucket
+            assert isinstance(bucket, UsageBucket)
+            assert bucket.billing_activation is not None
+            dues.append(add_duration(package.effective, bucket.billing_activation.time_expiry))
+        if day >= min(dues):
+            return None
+        return activation_key(root, package.id), "activated"
 
     # -- billing activation --------------------------------------------------------------------------------
 

@@ -126,7 +126,7 @@ class Rater:
         when = record.event_time
         local = when.astimezone(self.subscriptions.zone(account.id))
         day = local.date()
-        resolution = self.resolver.resolve(owner, usage_class.id, location, day)
+        resolution = self.resolver.resolve(owner, usage_class.id, location, day, self._activated)
         overage = next(
             (
                 c.instance.overage_rate_plan
@@ -186,6 +186,10 @@ class Rater:
             notifications=tuple(priced.notifications),
             currency=account.currency,
         )
+
+    def _activated(self, root: str, account_package: str) -> bool:
+        """R53 state passed into resolution: has usage activated this package (its mark is set)?"""
+        return "activated" in self.store.fields(activation_key(root, account_package))
 
     def _find_rate(
         self,
