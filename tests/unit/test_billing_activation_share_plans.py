@@ -104,3 +104,52 @@ def test_activation_package_joins_the_share_plan_when_its_time_expiry_passes(tmp
     assert charged.total_amount == Decimal("0.00")
     (note,) = charged.notifications
     assert (dict(note.details)["activated_on"], dict(note.details)["reason"]) == ("2026-03-08", "time")
+
+
+PERIOD_CATALOG = """
+owner: {id: OWNER, currency: USD, rate_plan: RP}
+usage_classes:
+  - {id: SMS, rater: class, unit_type: count}
+rate_plans:
+  - id: RP
+    precision: 2
+    rate_groups:
+      - {id: G, currency: USD, rates: [{class: SMS, amount: 0.10, per: message}]}
+base_buckets:
+  - {id: BB-SMS, unit_type: count, details: [{class: SMS}]}
+usage_buckets:
+  - {id: UB, base_buckets: [BB-SMS], recur_frequency: 1 month, tiers: [{threshold: 1}]}
+services:
+  - {id: SVC, usage_buckets: [UB]}
+packages:
+  - {id: PKG, services: [SVC]}
+"""
+
+PERIOD_SUBSCRIPTIONS = """
+accounts:
+  - id: ACC
+    time_zone: America/Toronto
+    usage_bill_day: 1
+    packages:
+      - id: AP
+        package: PKG
+        effective: 2026-03-01
+        services: [{id: AS, service: SVC, usage_identifiers: [{uid: "U", start: 2026-03-01}]}]
+"""
+
+
+def test_bill_day_periods_are_read_on_the_account_clock(tmp_path: Path) -> None:
+    """R39 + Q8: the usage bill day (1st) is a Toronto day.  2026-04-01T02:00Z is Mar 31 22:00 in Toronto
+    (UTC-4), so the record still draws March's one-message allowance: first record free (0 -> 1), this one
+    overflows at $0.10 with no draw.  2026-04-01T05:00Z is Apr 1 01:00 in Toronto: April's allowance, free."""
+    rater = make_rater(tmp_path, PERIOD_CATALOG, PERIOD_SUBSCRIPTIONS)
+    sms = {"usage_identifier": "U", "usage_class": "SMS", "quantity": "1", "unit": None}
+    march = rated(rater, **sms, event_time="2026-03-15T12:00:00Z")
+    assert [(d.period_start, d.period_end, d.before, d.after) for d in march.draws] == [
+        ("2026-03-01", "2026-04-01", 0, 1)
+    ]
+    late_march = rated(rater, **sms, event_time="2026-04-01T02:00:00Z")
+    assert (late_march.draws, late_march.total_amount) == ((), Decimal("0.10"))
+    april = rated(rater, **sms, event_time="2026-04-01T05:00:00Z")
+    assert [(d.period_start, d.before, d.after) for d in april.draws] == [("2026-04-01", 0, 1)]
+    assert april.total_amount == Decimal("0.00")
