@@ -161,7 +161,7 @@ class Resolver:
     def __init__(self, catalog: Catalog, subscriptions: Subscriptions) -> None:
         self.catalog = catalog
         self.subscriptions = subscriptions
-        self._eligible: dict[tuple[str, str, str | None], bool] = {}
+        self._eligible: dict[tuple[int, str, str | None], bool] = {}
         self._service_level: dict[str, list[Instance]] = defaultdict(list)
         self._account_level: dict[str, list[Instance]] = defaultdict(list)
         self._share_level: dict[str, list[Instance]] = defaultdict(list)
@@ -177,7 +177,9 @@ class Resolver:
         order = 0
         for account in self.subscriptions.accounts.values():
             bill_day = self.subscriptions.usage_bill_day(account)
-            shared: dict[str, list[tuple[AccountService, dt.date, dt.date | None]]] = defaultdict(list)
+            shared: dict[str, list[tuple[AccountService, dt.date, dt.date | None, BucketInstance | None]]] = (
+                defaultdict(list)
+            )
             for package in account.packages:
                 for service in package.services:
                     context = self.subscriptions.services[service.id]
@@ -219,7 +221,7 @@ class Resolver:
                             )
                             self._service_level[service.id].append(instance)
                         else:
-                            shared[bucket_id].append((service, effective, cancel))
+                            shared[bucket_id].append((service, effective, cancel, override))
             for instance_spec in account.buckets:
                 order += 1
                 bucket = catalog.usage_buckets[instance_spec.usage_bucket]
@@ -238,11 +240,13 @@ class Resolver:
                     )
                 )
             for bucket_id, carriers in shared.items():
+                # One allotment for every carrier (Q5); the first carrier's instance overrides apply (§1.11).
                 order += 1
-                starts = [start for _, start, _ in carriers]
-                cancels = [end for _, _, end in carriers]
+                starts = [start for _, start, _, _ in carriers]
+                cancels = [end for _, _, end, _ in carriers]
+                override = next((spec for *_, spec in carriers if spec is not None), None)
                 instance = self._instance(
-                    f"{account.id}/{bucket_id}",
+                    (override.id if override and override.id else f"{account.id}/{bucket_id}"),
                     "account",
                     catalog.usage_buckets[bucket_id],
                     account,
@@ -250,8 +254,9 @@ class Resolver:
                     None if any(end is None for end in cancels) else max(e for e in cancels if e is not None),
                     order,
                     bill_day,
+                    override,
                 )
-                carried_by = frozenset(service.id for service, _, _ in carriers)
+                carried_by = frozenset(service.id for service, *_ in carriers)
                 self._account_level[account.id].append(replace(instance, carriers=carried_by))
             for share in sorted(account.share_plans, key=lambda s: s.tie_break):
                 plan = catalog.share_plans[share.share_plan]
@@ -335,7 +340,7 @@ class Resolver:
 
     def eligible(self, bucket: BucketDefinition, usage_class: str, location: str | None) -> bool:
         """R6: an include detail matches and no exclude detail matches, over all base buckets (R7, R48)."""
-        key = (bucket.id, usage_class, location)
+        key = (id(bucket), usage_class, location)  # bucket ids repeat across share plans; objects do not
         cached = self._eligible.get(key)
         if cached is not None:
             return cached
@@ -381,10 +386,12 @@ class Resolver:
         if account.parent is not None:
             levels.append(("parent", self._account_level.get(account.parent, ())))
         for level, instances in levels:
+            # A shared allotment on the owner's account serves the account-services that carry it; the
+            # parent's shared allotments serve its children (Q5).
             found = [
                 replace(candidate, level=level)
                 for instance in instances
-                if (instance.carriers is None or owner.service.id in instance.carriers)
+                if level == "parent" or instance.carriers is None or owner.service.id in instance.carriers
                 for candidate in [self._candidate(instance, root, usage_class, location, day)]
                 if candidate is not None
             ]
@@ -428,9 +435,15 @@ class Resolver:
         root: str,
         participant: str | None = None,
         limit: int = 0,
+        full: Tiers | None = None,
     ) -> Candidate:
+        """The store counter of a candidate.  ``full`` is a whole period's tiers (no proration), which
+        untouched periods roll forward with (R36); by default the bucket's configured tiers."""
         bucket = instance.bucket
-        full = self.tiers(bucket, None)
+        full = full if full is not None else self.tiers(bucket, None)
+        carry_base = 0
+        if self.catalog.settings.rollover_size == "last_tier" and full.sizes:
+            carry_base = full.sizes[-1]  # Q3 alternative: S is the last tier's size
         counter = Counter(
             key=bucket_key(root, instance.id),
             period=period.index,
@@ -440,6 +453,7 @@ class Resolver:
             full_allowance=sum(full.sizes),
             limit_field=f"l:{period.index}:{participant}" if participant is not None and limit >= 0 else None,
             limit=limit,
+            carry_base=carry_base,
         )
         unit_type = self.catalog.bucket_unit_type(bucket)
         return Candidate(instance, period, tiers, counter, unit_type, participant, instance.level)
@@ -516,12 +530,13 @@ class Resolver:
                 if period is None:
                     continue
                 tiers = self._share_tiers(instance, bucket, period, day)
+                full = self._share_tiers(instance, bucket, period, day, prorated=False)
                 entry = entries.get(participant[0])
                 unit_type = self.catalog.bucket_unit_type(bucket)
                 limit = -1
                 if entry is not None and entry.participation_limit is not None:
                     limit = parse_quantity(entry.participation_limit, unit_type, binary=bucket.binary_data_units)
-                candidate = self._with_counter(instance, period, tiers, root, participant[1], limit)
+                candidate = self._with_counter(instance, period, tiers, root, participant[1], limit, full)
                 gate = self._activation_gate(owner.package, root, day)
                 if gate is not None:
                     candidate = replace(candidate, counter=replace(candidate.counter, requires=gate))
@@ -539,7 +554,9 @@ class Resolver:
             return owner.package.package, owner.package.id
         return None
 
-    def _share_tiers(self, instance: Instance, bucket: SharePlanBucket, period: Period, day: dt.date) -> Tiers:
+    def _share_tiers(
+        self, instance: Instance, bucket: SharePlanBucket, period: Period, day: dt.date, *, prorated: bool = True
+    ) -> Tiers:
         """R59: Fixed thresholds; Variable Single Tier = sum of contributions; Variable Multiple Tier = growth x
         contributors.  Add-on allotments join tier 1 (R64).  Contributions count from the day a contributor
         is effective and until the next reset after it leaves (R60, Q15); they are not prorated (R43)."""
@@ -567,7 +584,7 @@ class Resolver:
         add_on = self._add_ons(instance, plan, bucket, period, day)
         if add_on and sizes:
             sizes = (sizes[0] + add_on, *sizes[1:])
-        return self.tiers(bucket, self._prorated(instance, period), sizes=sizes)
+        return self.tiers(bucket, self._prorated(instance, period) if prorated else None, sizes=sizes)
 
     def _scope(self, instance: Instance, plan: SharePlan) -> list[Account]:
         """Accounts whose services take part (R57): the holder, and for Usage Invoicer level every account

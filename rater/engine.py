@@ -16,10 +16,11 @@ R1 (dedupe on the record id) is :class:`Deduper`, kept apart because its memory 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
-from rater.buckets import Activation, Candidate, Instance, Resolver, Tiers
+from rater.buckets import Activation, Candidate, Instance, Resolution, Resolver, Tiers
 from rater.catalog import Catalog
 from rater.catalog.model import BucketDefinition, RecurType, UsageBucket, UsageClass
 from rater.catalog.model import Rater as ClassRater
@@ -34,11 +35,11 @@ from rater.events import (
     RatingExceptionEvent,
     TierCrossing,
 )
-from rater.keys import activation_key, bucket_key
+from rater.keys import activation_key, bucket_key, record_key
 from rater.periods import Period, add_duration
 from rater.pricing import PlanChoice, RateMatch, billable_quantity, charge, find_rate, select_rate_plan
 from rater.record import UsageRecord, decode
-from rater.state import Counter, Draw, MemoryStore, StateStore
+from rater.state import Counter, Draw, DrawResult, MemoryStore, StateStore
 from rater.subscriptions import ServiceContext, Subscriptions, cancel_account_service
 from rater.tiers import percent_crossings, slices
 from rater.units import BASE_UNIT, MONEY_SCALE, UnitError, UnitType, unit_size
@@ -96,6 +97,40 @@ class Deduper:
         self.seen.setdefault(record_id, outcome)
 
 
+def _never(root: str, account_package: str) -> bool:
+    return False
+
+
+@dataclass
+class Prepared:
+    """A record resolved and ready for its draw (the output of :meth:`Rater.prepare`)."""
+
+    record: UsageRecord
+    owner: ServiceContext
+    usage_class: UsageClass
+    quantity: int
+    billable: int
+    location: str | None
+    local: dt.datetime
+    resolution: Resolution
+    match: RateMatch | None
+    missing: RatingError | None
+    counters: list[Counter]
+    record_key: str
+    money_key: str
+
+
+@dataclass
+class MoneyDue:
+    """The overflow is priced and money buckets must pay: the second draw, by value in micro-units (R46)."""
+
+    prepared: Prepared
+    priced: _Priced
+    value: int
+    record_key: str
+    counters: list[Counter]
+
+
 class Rater:
     """The rating core over one catalog, one set of subscriptions and a state store.
 
@@ -113,7 +148,23 @@ class Rater:
         self.resolver = Resolver(catalog, subscriptions)
 
     def rate(self, record: UsageRecord) -> RatedCharge:
-        """Rate a decoded record or raise :class:`RatingError`."""
+        """Rate a decoded record against the (synchronous) store, or raise :class:`RatingError`.
+
+        The phases are public so that a batch can share one store round trip (:mod:`rater.batch`):
+        :meth:`prepare` (pure), the store's draw, :meth:`finish` (pure), and for money buckets a second
+        draw and :meth:`finish_money`.
+        """
+        prepared = self.prepare(record, self._activated)
+        result = self.store.draw(prepared.record_key, prepared.billable, prepared.counters)
+        outcome = self.finish(prepared, result)
+        if isinstance(outcome, MoneyDue):
+            money = self.store.draw(outcome.record_key, outcome.value, outcome.counters)
+            return self.finish_money(outcome, money)
+        return outcome
+
+    def prepare(self, record: UsageRecord, activated: Callable[[str, str], bool] | None = None) -> Prepared:
+        """Everything before the draw: owner, class, location, the rate and its rounding, the ordered
+        counters (pure; raises :class:`RatingError` before any state is touched)."""
         owner = resolve_owner(self.subscriptions, record)
         account = owner.account
         usage_class = self.catalog.usage_classes.get(record.usage_class)
@@ -126,7 +177,7 @@ class Rater:
         when = record.event_time
         local = when.astimezone(self.subscriptions.zone(account.id))
         day = local.date()
-        resolution = self.resolver.resolve(owner, usage_class.id, location, day, self._activated)
+        resolution = self.resolver.resolve(owner, usage_class.id, location, day, activated or _never)
         overage = next(
             (
                 c.instance.overage_rate_plan
@@ -142,27 +193,73 @@ class Rater:
         except RatingError as error:
             missing = error
         billable = billable_quantity(match.rounding if match else None, quantity)
-        activations = resolution.activations
         counters = [
-            replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in activations
+            replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in resolution.activations
         ] + [c.counter for c in resolution.units]
-        result = self.store.draw(record.record_id, billable, counters)
+        root = self.resolver.root(account.id)
+        return Prepared(
+            record=record,
+            owner=owner,
+            usage_class=usage_class,
+            quantity=quantity,
+            billable=billable,
+            location=location,
+            local=local,
+            resolution=resolution,
+            match=match,
+            missing=missing,
+            counters=counters,
+            record_key=record_key(root, record.record_id),
+            money_key=record_key(root, f"{record.record_id}#money"),
+        )
+
+    def finish(self, prepared: Prepared, result: DrawResult) -> RatedCharge | MoneyDue:
+        """Price a draw (pure): tiers, flat charges, tier rate plans, overflow; or ask for the money draw."""
+        record = prepared.record
+        account = prepared.owner.account
+        resolution = prepared.resolution
+        activations = resolution.activations
+        when = record.event_time
         invoicer = self.subscriptions.usage_invoicer(account)
         priced = _Priced(record.record_id, account.id, when)
         for candidate, draw in zip(resolution.units, result.draws[len(activations) :], strict=True):
-            self._price_bucket(priced, candidate, draw, usage_class.id, location, when, local)
-        money_drawn = Decimal(0)
-        if result.remaining > 0:
-            if match is None:
-                assert missing is not None
-                raise missing
-            amount = charge(match.rate, usage_class.unit_type, result.remaining, match.choice.plan.precision)
-            priced.lines.append(_rate_plan_line(match, result.remaining, amount, invoicer.id))
-            if resolution.money and amount > 0:
-                money_drawn = self._draw_money(priced, record.record_id, resolution.money, amount)
+            self._price_bucket(
+                priced, candidate, draw, prepared.usage_class.id, prepared.location, when, prepared.local
+            )
         for activation, draw in zip(activations, result.draws[: len(activations)], strict=True):
             if draw.marked:
+                day = prepared.local.date()
                 priced.notifications.append(_activation_notice(record.record_id, account.id, activation, day, draw))
+        if result.remaining > 0:
+            match = prepared.match
+            if match is None:
+                assert prepared.missing is not None
+                raise prepared.missing
+            unit_type = prepared.usage_class.unit_type
+            amount = charge(match.rate, unit_type, result.remaining, match.choice.plan.precision)
+            priced.lines.append(_rate_plan_line(match, result.remaining, amount, invoicer.id))
+            if resolution.money and amount > 0:
+                value = int((amount * MONEY_SCALE).to_integral_value(rounding=ROUND_DOWN))
+                counters = [c.counter for c in resolution.money]
+                return MoneyDue(prepared, priced, value, prepared.money_key, counters)
+        return self._charge(prepared, priced, Decimal(0))
+
+    def finish_money(self, due: MoneyDue, result: DrawResult) -> RatedCharge:
+        """R46: the priced overflow paid from money buckets in order, as far as their balance goes."""
+        priced = due.priced
+        for candidate, draw in zip(due.prepared.resolution.money, result.draws, strict=True):
+            if draw.taken:
+                priced.draws.append(_bucket_draw(candidate, draw))
+                limit = draw.allowance
+                if limit is not None and draw.before < limit <= draw.after:
+                    _CrossingFactory(priced, candidate, draw, priced.when).add("exhausted", 2, 0, limit)
+        return self._charge(due.prepared, priced, Decimal(due.value - result.remaining) / MONEY_SCALE)
+
+    def _charge(self, prepared: Prepared, priced: _Priced, money_drawn: Decimal) -> RatedCharge:
+        record = prepared.record
+        owner = prepared.owner
+        account = owner.account
+        usage_class = prepared.usage_class
         return RatedCharge(
             record_id=record.record_id,
             usage_identifier=record.usage_identifier,
@@ -171,14 +268,14 @@ class Rater:
             service=owner.service.service,
             account_package=owner.package.id,
             package=owner.package.package,
-            usage_invoicer=invoicer.id,
+            usage_invoicer=self.subscriptions.usage_invoicer(account).id,
             usage_class=usage_class.id,
             unit_type=usage_class.unit_type.value,
             unit=BASE_UNIT[usage_class.unit_type],
-            quantity=quantity,
-            billable_quantity=billable,
-            event_time=_utc(when),
-            location=location,
+            quantity=prepared.quantity,
+            billable_quantity=prepared.billable,
+            event_time=_utc(record.event_time),
+            location=prepared.location,
             draws=tuple(priced.draws),
             charges=tuple(priced.lines),
             money_drawn=money_drawn,
@@ -304,18 +401,6 @@ class Rater:
         if instance.level == "share_plan":
             return instance.holder
         return self.subscriptions.usage_invoicer(self.subscriptions.accounts[instance.holder]).id
-
-    def _draw_money(self, priced: _Priced, record_id: str, money: list[Candidate], amount: Decimal) -> Decimal:
-        """R46: the priced overflow is paid from money buckets in order, as far as their balance goes."""
-        value = int((amount * MONEY_SCALE).to_integral_value(rounding=ROUND_DOWN))
-        result = self.store.draw(f"{record_id}#money", value, [c.counter for c in money])
-        for candidate, draw in zip(money, result.draws, strict=True):
-            if draw.taken:
-                priced.draws.append(_bucket_draw(candidate, draw))
-                limit = draw.allowance
-                if limit is not None and draw.before < limit <= draw.after:
-                    _CrossingFactory(priced, candidate, draw, priced.when).add("exhausted", 2, 0, limit)
-        return Decimal(value - result.remaining) / MONEY_SCALE
 
     def cancel(self, account_service: str, cancel: dt.date, operation_id: str) -> list[RatedAdjustment]:
         """Cancel ``account_service`` from ``cancel`` (exclusive) and settle its prorated buckets (R41, E13).

@@ -8,7 +8,8 @@ suite runs against both.
 
 Semantics of :meth:`StateStore.draw` (per call, atomically):
 
-1. **Dedupe (R1).**  If ``record_id`` was drawn before, return the stored :class:`DrawResult` with
+1. **Dedupe (R1).**  If ``record_key`` (the record id under its sharing root's hash tag,
+   :func:`rater.keys.record_key`) was drawn before, return the stored :class:`DrawResult` with
    ``replayed=True`` and change nothing.
 2. **Draw in order.**  For each counter: skip it (take 0) if its ``requires`` field is not set; otherwise
    take ``min(remaining, allowance + carry - consumed, limit - limit_used)`` (no cap when ``unbounded``).
@@ -46,6 +47,9 @@ class Counter:
     rollover: bool = False
     full_allowance: int = 0
     """A full period's allowance, to roll forward across untouched periods (R36)."""
+    carry_base: int = 0
+    """0: the carry is what is left of the whole allowance (R36 default).  > 0: the carry is what is left
+    of this fixed size S, the last tier's (``settings.rollover_size: last_tier``, Q3); no compounding."""
     limit_field: str | None = None
     """Participation-limit field in ``key`` (R61): ``l:<period>:<participant instance>``."""
     limit: int = 0
@@ -71,6 +75,7 @@ class Draw:
     """Allowance including carry, ``None`` when unbounded."""
     limit_before: int = 0
     limit_after: int = 0
+    """Participation used before/after this draw; both 0 for a counter without a limit."""
     marked: bool = False
     """An ``observe`` counter set its ``activated`` field in this draw."""
 
@@ -90,7 +95,7 @@ class DrawResult:
 class StateStore(Protocol):
     """The atomic draw-down and the reads the balance view needs."""
 
-    def draw(self, record_id: str, quantity: int, counters: Sequence[Counter]) -> DrawResult: ...
+    def draw(self, record_key: str, quantity: int, counters: Sequence[Counter]) -> DrawResult: ...
 
     def fields(self, key: str) -> dict[str, int]: ...
 
@@ -133,8 +138,8 @@ class MemoryStore:
         self.settled[operation_id] = previous
         return previous
 
-    def draw(self, record_id: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
-        stored = self.results.get(record_id)
+    def draw(self, record_key: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
+        stored = self.results.get(record_key)
         if stored is not None:
             return DrawResult(stored.draws, stored.remaining, replayed=True)
         remaining = quantity
@@ -167,9 +172,10 @@ class MemoryStore:
             state[f"c:{counter.period}"] = consumed + take
             state[f"a:{counter.period}"] = counter.allowance
             remaining -= take
-            draws.append(Draw(consumed, consumed + take, carry, total, limit_before, limit_before + take))
+            limit_after = limit_before + take if counter.limit_field is not None else 0
+            draws.append(Draw(consumed, consumed + take, carry, total, limit_before, limit_after))
         result = DrawResult(tuple(draws), remaining)
-        self.results[record_id] = result
+        self.results[record_key] = result
         return result
 
 
@@ -182,12 +188,15 @@ def _open_period(state: dict[str, int], counter: Counter) -> int:
     latest = state.get("latest")
     carry = 0
     if counter.rollover and latest is not None and latest < period:
-        total = state.get(f"a:{latest}", counter.full_allowance) + state.get(f"r:{latest}", 0)
         used = state.get(f"c:{latest}", 0)
-        for _ in range(latest + 1, period):
-            total = counter.full_allowance + max(0, total - used)
-            used = 0
-        carry = max(0, total - used)
+        if counter.carry_base > 0:
+            carry = max(0, counter.carry_base - (used if latest == period - 1 else 0))
+        else:
+            total = state.get(f"a:{latest}", counter.full_allowance) + state.get(f"r:{latest}", 0)
+            for _ in range(latest + 1, period):
+                total = counter.full_allowance + max(0, total - used)
+                used = 0
+            carry = max(0, total - used)
     state[carry_field] = carry
     state.setdefault(f"a:{period}", counter.allowance)
     if latest is None or period > latest:
@@ -196,3 +205,33 @@ def _open_period(state: dict[str, int], counter: Counter) -> int:
             if int(name.split(":")[1]) < period - counter.retain:
                 del state[name]
     return carry
+
+
+@dataclass(frozen=True, slots=True)
+class DrawRequest:
+    """One record's draw, for a batch."""
+
+    record_key: str
+    quantity: int
+    counters: tuple[Counter, ...]
+
+
+class AsyncStateStore(Protocol):
+    """The store as the stream uses it: many draws in one round trip (the Redis store implements it)."""
+
+    async def draw_many(self, requests: Sequence[DrawRequest]) -> list[DrawResult]: ...
+
+    async def fields(self, key: str) -> dict[str, int]: ...
+
+
+@dataclass
+class AsyncMemoryStore:
+    """:class:`MemoryStore` behind the async batch interface (tests, and the contract suite's reference)."""
+
+    inner: MemoryStore = field(default_factory=MemoryStore)
+
+    async def draw_many(self, requests: Sequence[DrawRequest]) -> list[DrawResult]:
+        return [self.inner.draw(r.record_key, r.quantity, r.counters) for r in requests]
+
+    async def fields(self, key: str) -> dict[str, int]:
+        return self.inner.fields(key)

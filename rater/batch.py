@@ -1,0 +1,75 @@
+"""Rating a batch of records with one store round trip (architecture: "one pipelined Redis round trip per
+batch").
+
+Each record is prepared (pure), all draws go to the store in one call, each result is priced (pure); records
+whose overflow money buckets must pay need a second call, again one for the whole batch.  The outcome of
+every record is exactly one event, in input order; bad input becomes a rating exception, never an error
+(style habit 6).  :class:`~rater.errors.RetriableError` from the store propagates: the caller retries the
+whole batch, and the kernel's dedupe makes the retry change nothing twice.
+
+This module awaits the store through :class:`~rater.state.AsyncStateStore`; it imports no store library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rater.engine import MoneyDue, Prepared, Rater
+from rater.errors import ExceptionType, InvalidRecord, RatingError, RetriableError
+from rater.events import Outcome, RatedCharge, RatingExceptionEvent
+from rater.record import decode
+from rater.state import AsyncStateStore, DrawRequest
+
+
+async def rate_batch(
+    rater: Rater,
+    store: AsyncStateStore,
+    items: Sequence[tuple[bytes, str]],
+    activated: Callable[[str, str], bool] | None = None,
+) -> list[tuple[str, Outcome]]:
+    """Rate ``(raw bytes, fallback id)`` items; return ``(record id, outcome)`` in input order."""
+    outcomes: list[tuple[str, Outcome] | None] = [None] * len(items)
+    pending: list[tuple[int, str, bytes, Prepared]] = []
+    for index, (data, fallback) in enumerate(items):
+        record_id = fallback
+        try:
+            record = decode(data)
+            record_id = record.record_id
+            pending.append((index, record_id, data, rater.prepare(record, activated)))
+        except InvalidRecord as error:
+            record_id = error.record_id or record_id
+            outcomes[index] = (record_id, RatingExceptionEvent.from_error(record_id, error, data))
+        except RatingError as error:
+            outcomes[index] = (record_id, RatingExceptionEvent.from_error(record_id, error, data))
+    requests = [DrawRequest(p.record_key, p.billable, tuple(p.counters)) for _, _, _, p in pending]
+    results = await store.draw_many(requests) if requests else []
+    money: list[tuple[int, str, bytes, MoneyDue]] = []
+    for (index, record_id, data, prepared), result in zip(pending, results, strict=True):
+        outcome = _settle(record_id, data, lambda p=prepared, r=result: rater.finish(p, r))  # type: ignore[misc]
+        if isinstance(outcome, MoneyDue):
+            money.append((index, record_id, data, outcome))
+        else:
+            outcomes[index] = (record_id, outcome)
+    if money:
+        paid = await store.draw_many([DrawRequest(m.record_key, m.value, tuple(m.counters)) for *_, m in money])
+        for (index, record_id, data, due), result in zip(money, paid, strict=True):
+            outcome = _settle(record_id, data, lambda d=due, r=result: rater.finish_money(d, r))  # type: ignore[misc]
+            assert not isinstance(outcome, MoneyDue)
+            outcomes[index] = (record_id, outcome)
+    done = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done) == len(items)
+    return done
+
+
+def _settle(
+    record_id: str, data: bytes, step: Callable[[], RatedCharge | MoneyDue]
+) -> RatedCharge | MoneyDue | RatingExceptionEvent:
+    try:
+        return step()
+    except RatingError as error:
+        return RatingExceptionEvent.from_error(record_id, error, data)
+    except RetriableError:
+        raise
+    except Exception as error:
+        failure = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"{type(error).__name__}: {error}")
+        return RatingExceptionEvent.from_error(record_id, failure, data)
