@@ -449,7 +449,8 @@ class Rater:
                 )
                 invoicer = self.subscriptions.usage_invoicer(account)
                 lines.append(_rate_plan_line(match, consumed - kept, amount, invoicer.id))
-            self.store.settle(f"{operation_id}:{old.id}", key, f"c:{period.index}", kept)
+            operation = record_key(self.resolver.root(account.id), f"settle:{operation_id}:{old.id}")
+            self.store.settle(operation, key, f"c:{period.index}", kept)
             adjustments.append(
                 RatedAdjustment(
                     adjustment_id=f"{operation_id}:{old.id}",

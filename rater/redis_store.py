@@ -1,0 +1,157 @@
+"""The Redis state store: the kernel of ``rater/lua/rater.lua`` behind :class:`~rater.state.AsyncStateStore`.
+
+This is the only module of ``rater/`` that imports redis.  The kernel is a Redis Functions library, loaded
+once (``FUNCTION LOAD REPLACE``, kept in the AOF across restarts) and called with ``FCALL``: unlike EVALSHA,
+FCALL is routed by key inside a cluster pipeline, so the same code runs on one Redis and on Redis Cluster.
+A batch is one pipeline: one round trip for all its records (on a cluster, one per node holding them).
+
+Failures: a connection or timeout error is :class:`~rater.errors.RetriableError` (the caller retries the
+batch; the kernel's dedupe makes a retry change nothing twice).  A library missing after a server restart
+without persistence is reloaded and the batch retried once.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from rater.errors import RetriableError
+from rater.state import Counter, Draw, DrawRequest, DrawResult
+
+LIBRARY = importlib.resources.files("rater").joinpath("lua/rater.lua").read_text(encoding="utf-8")
+
+#: How long a record's draw result is kept for redeliveries (architecture property 2).
+DEFAULT_RESULT_TTL = 7 * 24 * 3600
+
+Client = Redis | RedisCluster
+
+
+def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header)."""
+    keys = [request.record_key]
+    index: dict[str, int] = {}
+
+    def key_index(key: str) -> int:
+        if key not in index:
+            keys.append(key)
+            index[key] = len(keys)
+        return index[key]
+
+    args = [str(request.quantity), str(ttl), str(len(request.counters))]
+    for counter in request.counters:
+        requires = 0
+        requires_field = ""
+        if counter.requires is not None:
+            requires = key_index(counter.requires[0])
+            requires_field = counter.requires[1]
+        args += [
+            str(key_index(counter.key)),
+            str(counter.period),
+            str(counter.allowance),
+            "1" if counter.unbounded else "0",
+            "1" if counter.rollover else "0",
+            str(counter.full_allowance),
+            counter.limit_field or "",
+            str(counter.limit),
+            "1" if counter.observe else "0",
+            str(counter.threshold),
+            "1" if counter.activate_now else "0",
+            str(requires),
+            requires_field,
+            str(counter.retain),
+            str(counter.carry_base),
+        ]
+    return keys, args
+
+
+def decode(reply: bytes | str) -> DrawResult:
+    """Parse the kernel's reply (``F``/``R`` then ``remaining;b,a,c,al,lb,la,m;...``)."""
+    text = reply.decode() if isinstance(reply, bytes) else reply
+    replayed = text[0] == "R"
+    remaining, *groups = text[1:].split(";")
+    draws = []
+    for group in groups:
+        before, after, carry, allowance, limit_before, limit_after, marked = (int(v) for v in group.split(","))
+        draws.append(
+            Draw(before, after, carry, None if allowance < 0 else allowance, limit_before, limit_after, marked == 1)
+        )
+    return DrawResult(tuple(draws), int(remaining), replayed)
+
+
+class RedisStore:
+    """:class:`~rater.state.AsyncStateStore` on Redis or Redis Cluster."""
+
+    def __init__(self, client: Client, *, result_ttl: int = DEFAULT_RESULT_TTL) -> None:
+        self.client = client
+        self.result_ttl = result_ttl
+        self._loaded = False
+
+    async def load(self) -> None:
+        """Register the kernel library (on every primary of a cluster)."""
+        try:
+            if isinstance(self.client, RedisCluster):
+                await self.client.execute_command(
+                    "FUNCTION", "LOAD", "REPLACE", LIBRARY, target_nodes=RedisCluster.PRIMARIES
+                )
+            else:
+                await self.client.function_load(LIBRARY, replace=True)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise RetriableError(f"state store unavailable: {exc}") from exc
+        self._loaded = True
+
+    async def draw_many(self, requests: Sequence[DrawRequest]) -> list[DrawResult]:
+        """One pipelined ``FCALL rater_draw`` per request, in one round trip."""
+        if not requests:
+            return []
+        if not self._loaded:
+            await self.load()
+        encoded = [encode(request, self.result_ttl) for request in requests]
+        try:
+            replies = await self._pipeline(encoded)
+        except redis_errors.ResponseError as exc:
+            if "function" not in str(exc).lower():
+                raise
+            await self.load()  # the server lost the library (restart without persistence)
+            replies = await self._pipeline(encoded)
+        return [decode(reply) for reply in replies]
+
+    async def _pipeline(self, encoded: list[tuple[list[str], list[str]]]) -> list[Any]:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in encoded:
+                pipe.fcall("rater_draw", len(keys), *keys, *args)
+            return list(await pipe.execute())
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ClusterDownError) as exc:
+            raise RetriableError(f"state store unavailable: {exc}") from exc
+
+    async def draw(self, record_key: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
+        (result,) = await self.draw_many([DrawRequest(record_key, quantity, tuple(counters))])
+        return result
+
+    async def fields(self, key: str) -> dict[str, int]:
+        try:
+            raw = await self.client.hgetall(key)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise RetriableError(f"state store unavailable: {exc}") from exc
+        return {_text(name): int(value) for name, value in raw.items()}
+
+    async def mark(self, key: str, field: str, value: int) -> bool:
+        if not self._loaded:
+            await self.load()
+        reply = await self.client.fcall("rater_mark", 1, key, field, str(value))
+        return bool(int(reply))
+
+    async def settle(self, operation_key: str, key: str, field: str, value: int) -> int:
+        if not self._loaded:
+            await self.load()
+        reply = await self.client.fcall("rater_settle", 2, operation_key, key, field, str(value), str(self.result_ttl))
+        return int(reply)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

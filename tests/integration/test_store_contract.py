@@ -1,0 +1,205 @@
+"""One contract, three stores: the in-memory reference (``MemoryStore``), the Redis kernel on one server,
+and the same kernel on a 3-master Redis Cluster.  Every test runs against each with identical expectations
+(docs/consumption.md §6; the kernel header in rater/lua/rater.lua)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from rater.keys import bucket_key, record_key
+from rater.redis_store import RedisStore
+from rater.state import AsyncMemoryStore, Counter, DrawRequest, MemoryStore
+from tests.integration.conftest import fresh_cluster, fresh_redis
+
+pytestmark = pytest.mark.integration
+
+ROOT = "ACC-1"
+A = bucket_key(ROOT, "AS-1/A")
+B = bucket_key(ROOT, "AS-1/B")
+POOL = bucket_key(ROOT, "ACC-1/SP/POOL")
+ACT = f"rater:{{{ROOT}}}:activation:AP-1"
+
+
+class Store:
+    """The contract's view of a store: draws, reads, marks, settles."""
+
+    def __init__(self, memory: AsyncMemoryStore | None = None, redis_store: RedisStore | None = None) -> None:
+        self.memory = memory
+        self.redis = redis_store
+
+    async def draw(self, record: str, quantity: int, *counters: Counter) -> tuple[int, list[tuple[int, ...]], bool]:
+        """(remaining, per counter (before, after, carry, allowance or -1, limit before, limit after, marked),
+        replayed)."""
+        request = DrawRequest(record_key(ROOT, record), quantity, counters)
+        if self.redis is not None:
+            (result,) = await self.redis.draw_many([request])
+        else:
+            assert self.memory is not None
+            (result,) = await self.memory.draw_many([request])
+        rows: list[tuple[int, ...]] = [
+            (
+                d.before,
+                d.after,
+                d.carry,
+                -1 if d.allowance is None else d.allowance,
+                d.limit_before,
+                d.limit_after,
+                int(d.marked),
+            )
+            for d in result.draws
+        ]
+        return result.remaining, rows, result.replayed
+
+    async def fields(self, key: str) -> dict[str, int]:
+        if self.redis is not None:
+            return await self.redis.fields(key)
+        assert self.memory is not None
+        return await self.memory.fields(key)
+
+    async def settle(self, operation: str, key: str, field: str, value: int) -> int:
+        if self.redis is not None:
+            return await self.redis.settle(record_key(ROOT, operation), key, field, value)
+        assert self.memory is not None
+        return self.memory.inner.settle(record_key(ROOT, operation), key, field, value)
+
+    async def mark(self, key: str, field: str) -> bool:
+        if self.redis is not None:
+            return await self.redis.mark(key, field, 1)
+        assert self.memory is not None
+        return self.memory.inner.mark(key, field, 1)
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def store(
+    request: pytest.FixtureRequest, redis_url: str, redis_cluster_nodes: list[tuple[str, int]]
+) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield Store(memory=AsyncMemoryStore(MemoryStore()))
+        return
+    client: Redis | RedisCluster = (
+        await fresh_redis(redis_url) if request.param == "redis" else fresh_cluster(redis_cluster_nodes)
+    )
+    yield Store(redis_store=RedisStore(client))
+    await client.aclose()
+
+
+async def test_draws_in_order_up_to_each_allowance(store: Store) -> None:
+    """R11/R19b: counters of 5 and 10; 12 units -> 5 then 7, nothing left; 20 more -> 0 then 3, 17 left."""
+    first = await store.draw("r1", 12, Counter(A, 0, allowance=5), Counter(B, 0, allowance=10))
+    assert first == (0, [(0, 5, 0, 5, 0, 0, 0), (0, 7, 0, 10, 0, 0, 0)], False)
+    second = await store.draw("r2", 20, Counter(A, 0, allowance=5), Counter(B, 0, allowance=10))
+    assert second == (17, [(5, 5, 0, 5, 0, 0, 0), (7, 10, 0, 10, 0, 0, 0)], False)
+
+
+async def test_a_redelivered_record_gets_its_result_back_and_changes_nothing(store: Store) -> None:
+    """R1 / property 2: the second draw of r1 (even asking for more) returns the first result, replayed."""
+    first = await store.draw("r1", 4, Counter(A, 0, allowance=5))
+    again = await store.draw("r1", 99, Counter(A, 0, allowance=5))
+    assert again == (first[0], first[1], True)
+    assert (await store.fields(A))["c:0"] == 4
+
+
+async def test_unbounded_counter_takes_everything(store: Store) -> None:
+    """R19a: a repeating last tier has no cap: 10^12 units are drawn in full."""
+    assert await store.draw("r1", 10**12, Counter(A, 0, allowance=10, unbounded=True)) == (
+        0,
+        [(0, 10**12, 0, -1, 0, 0, 0)],
+        False,
+    )
+
+
+async def test_quantities_stay_exact_near_two_to_the_53(store: Store) -> None:
+    """Property 4: 2^53 - 1 bytes is drawn and read back exactly (Lua numbers are doubles)."""
+    big = 2**53 - 1
+    assert (await store.draw("r1", big, Counter(A, 0, allowance=big)))[1] == [(0, big, 0, big, 0, 0, 0)]
+    assert (await store.fields(A))["c:0"] == big
+
+
+async def test_participation_limit_caps_each_participant(store: Store) -> None:
+    """R61: pool 100, participant limit 30: 50 asked -> 30 drawn; again 10 -> 0; another participant 10 -> 10."""
+    pool = Counter(POOL, 0, allowance=100, limit_field="l:0:AS-1", limit=30)
+    assert (await store.draw("r1", 50, pool))[1] == [(0, 30, 0, 100, 0, 30, 0)]
+    assert (await store.draw("r2", 10, pool))[1] == [(30, 30, 0, 100, 30, 30, 0)]
+    other = Counter(POOL, 0, allowance=100, limit_field="l:0:AS-2", limit=30)
+    assert (await store.draw("r3", 10, other))[1] == [(30, 40, 0, 100, 0, 10, 0)]
+
+
+async def test_rollover_carries_and_compounds_across_untouched_periods(store: Store) -> None:
+    """R36/E8: allowance 100 per period.  P0 uses 80 -> P1 carry 20 (120); P1 uses 110 -> nobody draws in P2
+    (100 + 10 = 110 carried whole) -> P3 carry 110, allowance 210."""
+    counter = Counter(A, 0, allowance=100, rollover=True, full_allowance=100)
+    await store.draw("r0", 80, counter)
+    assert (await store.draw("r1", 110, Counter(A, 1, allowance=100, rollover=True, full_allowance=100)))[1] == [
+        (0, 110, 20, 120, 0, 0, 0)
+    ]
+    assert (await store.draw("r3", 1, Counter(A, 3, allowance=100, rollover=True, full_allowance=100)))[1] == [
+        (0, 1, 110, 210, 0, 0, 0)
+    ]
+
+
+async def test_late_record_draws_from_its_own_period(store: Store) -> None:
+    """Property 3: after period 1 opened, a record of period 0 still draws from period 0's counter."""
+    await store.draw("r1", 3, Counter(A, 1, allowance=5))
+    assert (await store.draw("r0", 4, Counter(A, 0, allowance=5)))[1] == [(0, 4, 0, 5, 0, 0, 0)]
+    fields = await store.fields(A)
+    assert (fields["c:0"], fields["c:1"], fields["latest"]) == (4, 3, 1)
+
+
+async def test_old_periods_are_dropped_behind_the_retention(store: Store) -> None:
+    """Fields of periods more than `retain` behind the latest are deleted when a new period opens."""
+    for period in range(5):
+        await store.draw(f"r{period}", 1, Counter(A, period, allowance=5, retain=2))
+    assert sorted(name for name in await store.fields(A) if name.startswith("c:")) == ["c:2", "c:3", "c:4"]
+
+
+async def test_observe_counter_counts_and_marks_activation_once(store: Store) -> None:
+    """R50/R51: an observe counter takes nothing; its count reaching the threshold (1,000) marks the package
+    activated once: 600 -> not yet; +500 -> 1,100 marks; +10 -> already marked."""
+    observe = Counter(ACT, 0, observe=True, threshold=1000)
+    bucket = Counter(A, 0, allowance=10_000)
+    assert await store.draw("r1", 600, observe, bucket) == (
+        0,
+        [(0, 600, 0, -1, 0, 0, 0), (0, 600, 0, 10_000, 0, 0, 0)],
+        False,
+    )
+    assert (await store.draw("r2", 500, observe))[1] == [(600, 1100, 0, -1, 0, 0, 1)]
+    assert (await store.draw("r3", 10, observe))[1] == [(1100, 1110, 0, -1, 0, 0, 0)]
+
+
+async def test_requires_gates_a_counter_on_a_mark_set_earlier_in_the_same_call(store: Store) -> None:
+    """R53: the pool requires the package's mark; r1 (below threshold) skips it; r2 crosses the threshold in
+    its observe counter, which comes first, so its pool counter applies in the same call."""
+    observe = Counter(ACT, 0, observe=True, threshold=100)
+    pool = Counter(POOL, 0, allowance=1000, requires=(ACT, "activated"))
+    assert await store.draw("r1", 60, observe, pool) == (60, [(0, 60, 0, -1, 0, 0, 0), (0, 0, 0, -1, 0, 0, 0)], False)
+    assert await store.draw("r2", 60, observe, pool) == (
+        0,
+        [(60, 120, 0, -1, 0, 0, 1), (0, 60, 0, 1000, 0, 0, 0)],
+        False,
+    )
+
+
+async def test_settle_and_mark_happen_once(store: Store) -> None:
+    """R41: settle sets a field once per operation and returns the first previous value; mark sets once."""
+    await store.draw("r1", 21, Counter(A, 0, allowance=40))
+    assert await store.settle("op-1", A, "c:0", 20) == 21
+    assert await store.settle("op-1", A, "c:0", 5) == 21
+    assert (await store.fields(A))["c:0"] == 20
+    assert await store.mark(ACT, "activated") is True
+    assert await store.mark(ACT, "activated") is False
+
+
+async def test_rollover_of_the_last_tier_size(store: Store) -> None:
+    """Q3 alternative (settings.rollover_size: last_tier): S is the last tier's size, 50; P0 uses 20 ->
+    P1 carry 30; nobody draws in P2 -> P3 carry 50 (no compounding)."""
+
+    def counter(period: int) -> Counter:
+        return Counter(A, period, allowance=150, rollover=True, full_allowance=150, carry_base=50)
+
+    await store.draw("r0", 20, counter(0))
+    assert (await store.draw("r1", 1, counter(1)))[1] == [(0, 1, 30, 180, 0, 0, 0)]
+    assert (await store.draw("r3", 1, counter(3)))[1] == [(0, 1, 50, 200, 0, 0, 0)]
