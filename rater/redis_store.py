@@ -42,31 +42,20 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
             index[key] = len(keys)
         return index[key]
 
-    args = [str(request.quantity), str(ttl), str(len(request.counters))]
+    specs = []
     for counter in request.counters:
         requires = 0
-        requires_field = ""
+        requires_field = "-"
         if counter.requires is not None:
             requires = key_index(counter.requires[0])
             requires_field = counter.requires[1]
-        args += [
-            str(key_index(counter.key)),
-            str(counter.period),
-            str(counter.allowance),
-            "1" if counter.unbounded else "0",
-            "1" if counter.rollover else "0",
-            str(counter.full_allowance),
-            counter.limit_field or "",
-            str(counter.limit),
-            "1" if counter.observe else "0",
-            str(counter.threshold),
-            "1" if counter.activate_now else "0",
-            str(requires),
-            requires_field,
-            str(counter.retain),
-            str(counter.carry_base),
-        ]
-    return keys, args
+        specs.append(
+            f"{key_index(counter.key)},{counter.period},{counter.allowance},{int(counter.unbounded)},"
+            f"{int(counter.rollover)},{counter.full_allowance},{counter.limit_field or '-'},{counter.limit},"
+            f"{int(counter.observe)},{counter.threshold},{int(counter.activate_now)},{requires},{requires_field},"
+            f"{counter.retain},{counter.carry_base}"
+        )
+    return keys, [str(request.quantity), str(ttl), ";".join(specs)]
 
 
 def decode(reply: bytes | str) -> DrawResult:

@@ -10,12 +10,12 @@ rater_draw(KEYS, ARGV): draw one record down its ordered counters.
               carries the same {root} hash tag, so one call touches one cluster slot
   ARGV[1]     quantity, integer base units
   ARGV[2]     seconds to keep the result for redeliveries
-  ARGV[3]     number of counters N
-  ARGV[4..]   15 values per counter, in consumption order:
+  ARGV[3]     the counters in consumption order, ';' between counters, ',' between a counter's 15 values:
                 key index (into KEYS), period, allowance, unbounded 0/1, rollover 0/1, full allowance,
-                limit field ('' for none), limit, observe 0/1, threshold, activate now 0/1,
-                requires key index (0 for none), requires field, retain (periods kept behind the latest),
-                carry base (0: carry what is left of the whole allowance; > 0: of this fixed size)
+                limit field ('-' for none), limit, observe 0/1, threshold, activate now 0/1,
+                requires key index (0 for none), requires field ('-' for none), retain (periods kept behind
+                the latest), carry base (0: carry what is left of the whole allowance; > 0: of this fixed size)
+              (one argument rather than 15 per counter: packing arguments is the client's main cost)
 
   Reply       'F' (first sighting) or 'R' (replay of the stored result) followed by
               "<remaining>;<before>,<after>,<carry>,<allowance or -1>,<limit before>,<limit after>,<marked 0/1>;..."
@@ -39,22 +39,19 @@ local function get(key, field)
   return nil
 end
 
--- Make sure `period` exists in the counter hash; return its rollover carry (R36).
+-- The first draw of `period` in this hash: compute its rollover carry (R36), record the period, drop fields
+-- of periods more than `retain` behind the latest.  Returns the carry.
 local function open_period(key, period, allowance, rollover, full, retain, carry_base)
-  local carry_field = 'r:' .. int(period)
-  local known = get(key, carry_field)
-  if known then
-    return known
-  end
   local latest = get(key, 'latest')
   local carry = 0
   if rollover and latest and latest < period then
-    local used = get(key, 'c:' .. int(latest)) or 0
+    local state = redis.call('HMGET', key, 'a:' .. int(latest), 'r:' .. int(latest), 'c:' .. int(latest))
+    local used = tonumber(state[3]) or 0
     if carry_base > 0 then
       if latest < period - 1 then used = 0 end
       carry = carry_base - used
     else
-      local total = (get(key, 'a:' .. int(latest)) or full) + (get(key, 'r:' .. int(latest)) or 0)
+      local total = (tonumber(state[1]) or full) + (tonumber(state[2]) or 0)
       for _ = latest + 1, period - 1 do
         local rest = total - used
         if rest < 0 then rest = 0 end
@@ -65,24 +62,27 @@ local function open_period(key, period, allowance, rollover, full, retain, carry
     end
     if carry < 0 then carry = 0 end
   end
-  redis.call('HSET', key, carry_field, int(carry))
-  if redis.call('HEXISTS', key, 'a:' .. int(period)) == 0 then
-    redis.call('HSET', key, 'a:' .. int(period), int(allowance))
-  end
   if (not latest) or period > latest then
-    redis.call('HSET', key, 'latest', int(period))
-    for _, name in ipairs(redis.call('HKEYS', key)) do
-      local prefix = string.sub(name, 1, 2)
-      if prefix == 'c:' or prefix == 'r:' or prefix == 'a:' or prefix == 'l:' then
-        local field_period = tonumber(string.match(name, '^%a:(%-?%d+)'))
-        if field_period and field_period < period - retain then
-          redis.call('HDEL', key, name)
+    redis.call('HSET', key, 'r:' .. int(period), int(carry), 'latest', int(period))
+    if latest then
+      for _, name in ipairs(redis.call('HKEYS', key)) do
+        local prefix = string.sub(name, 1, 2)
+        if prefix == 'c:' or prefix == 'r:' or prefix == 'a:' or prefix == 'l:' then
+          local field_period = tonumber(string.match(name, '^%a:(%-?%d+)'))
+          if field_period and field_period < period - retain then
+            redis.call('HDEL', key, name)
+          end
         end
       end
     end
+  else
+    redis.call('HSET', key, 'r:' .. int(period), int(carry))
   end
   return carry
 end
+
+-- One counter of ARGV[3]: 15 comma-separated values (see the header).
+local SPEC = '^(%d+),(%-?%d+),(%d+),(%d),(%d),(%d+),([^,]+),(%-?%d+),(%d),(%d+),(%d),(%d+),([^,]+),(%d+),(%d+)$'
 
 local function draw(keys, args)
   local stored = redis.call('GET', keys[1])
@@ -92,64 +92,76 @@ local function draw(keys, args)
   local quantity = tonumber(args[1])
   local remaining = quantity
   local ttl = tonumber(args[2])
-  local count = tonumber(args[3])
   local groups = {}
-  for i = 0, count - 1 do
-    local a = 4 + i * 15
-    local key = keys[tonumber(args[a])]
-    local period = tonumber(args[a + 1])
-    local allowance = tonumber(args[a + 2])
-    local unbounded = args[a + 3] == '1'
-    local rollover = args[a + 4] == '1'
-    local full = tonumber(args[a + 5])
-    local limit_field = args[a + 6]
-    local limit = tonumber(args[a + 7])
-    local observe = args[a + 8] == '1'
-    local threshold = tonumber(args[a + 9])
-    local activate_now = args[a + 10] == '1'
-    local requires = tonumber(args[a + 11])
-    local requires_field = args[a + 12]
-    local retain = tonumber(args[a + 13])
-    local carry_base = tonumber(args[a + 14])
-    local consumed_field = 'c:' .. int(period)
-    if requires > 0 and redis.call('HEXISTS', keys[requires], requires_field) == 0 then
-      local consumed = get(key, consumed_field) or 0
-      groups[#groups + 1] = int(consumed) .. ',' .. int(consumed) .. ',0,-1,0,0,0'
+  for spec in string.gmatch(args[3], '[^;]+') do
+    local key_index, period_text, allowance_text, unbounded, rollover, full, limit_field, limit, observe,
+      threshold, activate_now, requires, requires_field, retain, carry_base = string.match(spec, SPEC)
+    local key = keys[tonumber(key_index)]
+    local period = tonumber(period_text)
+    local allowance = tonumber(allowance_text)
+    local consumed_field = 'c:' .. period_text
+    local carry_field = 'r:' .. period_text
+    if requires ~= '0' and redis.call('HEXISTS', keys[tonumber(requires)], requires_field) == 0 then
+      local consumed = redis.call('HGET', key, consumed_field) or '0'
+      groups[#groups + 1] = consumed .. ',' .. consumed .. ',0,-1,0,0,0'
     else
-      local carry = open_period(key, period, allowance, rollover, full, retain, carry_base)
-      local consumed = get(key, consumed_field) or 0
-      if observe then
-        local after = consumed + quantity
-        redis.call('HSET', key, consumed_field, int(after))
-        local marked = 0
-        if redis.call('HEXISTS', key, 'activated') == 0
-            and (activate_now or (threshold > 0 and after >= threshold)) then
-          redis.call('HSET', key, 'activated', '1')
-          marked = 1
+      -- One read for the steady state: carry, consumption, participation used or the activation mark.
+      local state
+      if limit_field ~= '-' then
+        state = redis.call('HMGET', key, carry_field, consumed_field, limit_field)
+      else
+        state = redis.call('HMGET', key, carry_field, consumed_field, 'activated')
+      end
+      local carry_text = state[1]
+      local carry
+      if carry_text then
+        carry = tonumber(carry_text)
+      else
+        carry = open_period(key, period, allowance, rollover == '1', tonumber(full), tonumber(retain),
+          tonumber(carry_base))
+        carry_text = int(carry)
+      end
+      local consumed_text = state[2] or '0'
+      local consumed = tonumber(consumed_text)
+      if observe == '1' then
+        -- observe: count the whole record, take nothing; mark activation once (R50, R51)
+        local after = int(consumed + quantity)
+        local limit_at = tonumber(threshold)
+        local marked = '0'
+        if (not state[3]) and (activate_now == '1' or (limit_at > 0 and consumed + quantity >= limit_at)) then
+          redis.call('HSET', key, consumed_field, after, 'activated', '1')
+          marked = '1'
+        else
+          redis.call('HSET', key, consumed_field, after)
         end
-        groups[#groups + 1] = int(consumed) .. ',' .. int(after) .. ',' .. int(carry) .. ',-1,0,0,' .. marked
+        groups[#groups + 1] = consumed_text .. ',' .. after .. ',' .. carry_text .. ',-1,0,0,' .. marked
       else
         local take = remaining
-        local total = -1
-        if not unbounded then
-          total = allowance + carry
+        local total_text = '-1'
+        if unbounded ~= '1' then
+          local total = allowance + carry
           if total - consumed < take then take = total - consumed end
           if take < 0 then take = 0 end
+          total_text = int(total)
         end
-        local limit_before = 0
-        local limit_after = 0
-        if limit_field ~= '' then
-          limit_before = get(key, limit_field) or 0
-          if limit - limit_before < take then take = limit - limit_before end
-          if take < 0 then take = 0 end
-          limit_after = limit_before + take
-          redis.call('HSET', key, limit_field, int(limit_after))
+        local after = int(consumed + take)
+        if limit_field ~= '-' then
+          local limit_before = tonumber(state[3]) or 0
+          local room = tonumber(limit) - limit_before
+          if room < take then
+            take = room
+            if take < 0 then take = 0 end
+            after = int(consumed + take)
+          end
+          local limit_after = int(limit_before + take)
+          redis.call('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text, limit_field, limit_after)
+          groups[#groups + 1] = consumed_text .. ',' .. after .. ',' .. carry_text .. ',' .. total_text .. ','
+            .. (state[3] or '0') .. ',' .. limit_after .. ',0'
+        else
+          redis.call('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text)
+          groups[#groups + 1] = consumed_text .. ',' .. after .. ',' .. carry_text .. ',' .. total_text .. ',0,0,0'
         end
-        redis.call('HSET', key, consumed_field, int(consumed + take))
-        redis.call('HSET', key, 'a:' .. int(period), int(allowance))
         remaining = remaining - take
-        groups[#groups + 1] = int(consumed) .. ',' .. int(consumed + take) .. ',' .. int(carry) .. ','
-          .. int(total) .. ',' .. int(limit_before) .. ',' .. int(limit_after) .. ',0'
       end
     end
   end

@@ -1,0 +1,71 @@
+"""The Redis kernel and its in-memory twin agree (issue acceptance; style habit 3).
+
+Random catalogs and record sequences (the generator of tests/unit/test_consumption_properties.py: service,
+account, parent and share-plan buckets of every type, limits, repeats, rollover) are rated twice: record by
+record against ``MemoryStore``, and in random batch sizes through ``rate_batch`` against the Redis kernel.
+The outcomes must be byte-identical and every counter hash equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from rater.batch import rate_batch
+from rater.engine import Rater
+from rater.offline import load_folder
+from rater.record import from_mapping
+from rater.redis_store import RedisStore
+from rater.state import MemoryStore
+from tests.unit.test_consumption_properties import _records, _write, scenario
+
+pytestmark = pytest.mark.integration
+
+
+async def _through_redis(
+    url: str, rater: Rater, records: list[dict[str, Any]], sizes: list[int]
+) -> tuple[list[bytes], dict[str, dict[str, int]]]:
+    client = Redis.from_url(url)
+    try:
+        await client.flushdb()
+        store = RedisStore(client)
+        out: list[bytes] = []
+        start = 0
+        cuts = iter(sizes)
+        while start < len(records):
+            size = max(1, next(cuts, 7))
+            chunk = records[start : start + size]
+            start += size
+            items = [(orjson.dumps(record), f"line:{index}") for index, record in enumerate(chunk)]
+            out += [orjson.dumps(outcome.to_dict()) for _, outcome in await rate_batch(rater, store, items)]
+        keys = [key.decode() async for key in client.scan_iter(match="rater:*:bucket:*")]
+        balances = {key: await store.fields(key) for key in keys}
+        return out, balances
+    finally:
+        await client.aclose()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(case=scenario(), sizes=st.lists(st.integers(1, 12), max_size=10))
+def test_redis_kernel_matches_memory(redis_url: str, case: dict[str, Any], sizes: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _write(folder, case)
+        catalog, subscriptions = load_folder(folder)
+        records = _records(case)
+        memory = MemoryStore()
+        reference = Rater(catalog, subscriptions, memory)
+        expected = [orjson.dumps(reference.rate(from_mapping(record)).to_dict()) for record in records]
+        actual, balances = asyncio.run(_through_redis(redis_url, Rater(catalog, subscriptions), records, sizes))
+    assert actual == expected
+    assert balances == {key: fields for key, fields in memory.hashes.items() if fields}
