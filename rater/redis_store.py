@@ -61,15 +61,20 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
 def decode(reply: bytes | str) -> DrawResult:
     """Parse the kernel's reply (``F``/``R`` then ``remaining;b,a,c,al,lb,la,m;...``)."""
     text = reply.decode() if isinstance(reply, bytes) else reply
-    replayed = text[0] == "R"
-    remaining, *groups = text[1:].split(";")
-    draws = []
-    for group in groups:
-        before, after, carry, allowance, limit_before, limit_after, marked = (int(v) for v in group.split(","))
-        draws.append(
-            Draw(before, after, carry, None if allowance < 0 else allowance, limit_before, limit_after, marked == 1)
+    numbers = list(map(int, text[1:].replace(";", ",").split(",")))
+    draws = tuple(
+        Draw(
+            numbers[i],
+            numbers[i + 1],
+            numbers[i + 2],
+            None if numbers[i + 3] < 0 else numbers[i + 3],
+            numbers[i + 4],
+            numbers[i + 5],
+            numbers[i + 6] == 1,
         )
-    return DrawResult(tuple(draws), int(remaining), replayed)
+        for i in range(1, len(numbers), 7)
+    )
+    return DrawResult(draws, numbers[0], text[0] == "R")
 
 
 class RedisStore:
