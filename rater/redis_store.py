@@ -16,9 +16,11 @@ import importlib.resources
 from collections.abc import Sequence
 from typing import Any
 
+import hiredis
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import Connection
 
 from rater.errors import RetriableError
 from rater.state import Counter, Draw, DrawRequest, DrawResult
@@ -29,6 +31,39 @@ LIBRARY = importlib.resources.files("rater").joinpath("lua/rater.lua").read_text
 DEFAULT_RESULT_TTL = 7 * 24 * 3600
 
 Client = Redis | RedisCluster
+
+
+class HiredisPackingConnection(Connection):
+    """redis-py's asyncio connection packs commands in pure Python, which costs more than the kernel call
+    itself on the client (about 20 us for one ``rater_draw``); hiredis packs the same bytes in C (about
+    3 us).  The first argument is split on spaces as redis-py does (``"FUNCTION LOAD"``)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        head = args[0]
+        if (isinstance(head, str) and " " in head) or (isinstance(head, bytes) and b" " in head):
+            args = (*head.split(), *args[1:])
+        return [hiredis.pack_command(args)]
+
+
+def connect(url: str, **options: Any) -> Redis:
+    """A client for ``url`` that packs commands with hiredis (plain ``redis://`` URLs; others as usual)."""
+    if url.startswith("redis://"):
+        pool = ConnectionPool.from_url(url, connection_class=HiredisPackingConnection, **options)
+        return Redis(connection_pool=pool)
+    return Redis.from_url(url, **options)
+
+
+def connect_cluster(nodes: Sequence[tuple[str, int]], **options: Any) -> RedisCluster:
+    """A cluster client from ``(host, port)`` startup nodes (redis-py's packer: the async cluster client
+    takes no connection class)."""
+    from redis.asyncio.cluster import ClusterNode
+
+    return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **options)
+
+
+def _plain(counter: Counter) -> Counter:
+    """The counter with every option at its default: such a counter travels in the kernel's short form."""
+    return Counter(counter.key, counter.period, counter.allowance)
 
 
 def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
@@ -49,6 +84,9 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
         if counter.requires is not None:
             requires = key_index(counter.requires[0])
             requires_field = counter.requires[1]
+        if counter == _plain(counter):
+            specs.append(f"{key_index(counter.key)},{counter.period},{counter.allowance}")
+            continue
         specs.append(
             f"{key_index(counter.key)},{counter.period},{counter.allowance},{int(counter.unbounded)},"
             f"{int(counter.rollover)},{counter.full_allowance},{counter.limit_field or '-'},{counter.limit},"

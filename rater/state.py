@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +64,11 @@ class Counter:
     retain: int = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Draw:
-    """What one counter did: consumption of its period before and after, and its allowance with carry."""
+class Draw(NamedTuple):
+    """What one counter did: consumption of its period before and after, and its allowance with carry.
+
+    A named tuple rather than a dataclass: one is built per counter per record on the hot path.
+    """
 
     before: int
     after: int
@@ -84,8 +86,7 @@ class Draw:
         return self.after - self.before
 
 
-@dataclass(frozen=True, slots=True)
-class DrawResult:
+class DrawResult(NamedTuple):
     draws: tuple[Draw, ...]
     remaining: int
     """Quantity no counter took: it overflows to rate-plan pricing (R19b)."""

@@ -37,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     kernel = benches.add_parser("kernel", help="the Redis draw-down kernel vs one HINCRBY script, same server and run")
     kernel.add_argument("--records", type=int, default=50_000)
     kernel.add_argument("--batch", type=int, default=100)
-    kernel.add_argument("--clients", type=int, default=4)
+    kernel.add_argument("--clients", type=int, default=8)
     kernel.set_defaults(func=cmd_bench_kernel)
     return root
 

@@ -15,7 +15,9 @@ rater_draw(KEYS, ARGV): draw one record down its ordered counters.
                 limit field ('-' for none), limit, observe 0/1, threshold, activate now 0/1,
                 requires key index (0 for none), requires field ('-' for none), retain (periods kept behind
                 the latest), carry base (0: carry what is left of the whole allowance; > 0: of this fixed size)
-              (one argument rather than 15 per counter: packing arguments is the client's main cost)
+              (one argument rather than 15 per counter: packing arguments is the client's main cost);
+              a plain capped counter (every other value at its default, retain 3) may be sent as just
+              "key index,period,allowance"
 
   Reply       'F' (first sighting) or 'R' (replay of the stored result) followed by
               "<remaining>;<before>,<after>,<carry>,<allowance or -1>,<limit before>,<limit after>,<marked 0/1>;..."
@@ -82,57 +84,70 @@ local function open_period(key, period, allowance, rollover, full, retain, carry
 end
 
 -- One counter of ARGV[3]: 15 comma-separated values (see the header).
+local SHORT = '^(%d+),(%-?%d+),(%d+)$'
 local SPEC = '^(%d+),(%-?%d+),(%d+),(%d),(%d),(%d+),([^,]+),(%-?%d+),(%d),(%d+),(%d),(%d+),([^,]+),(%d+),(%d+)$'
 
 local function draw(keys, args)
-  local stored = redis.call('GET', keys[1])
+  -- The hot path: globals cached in locals (each global access is a table lookup).  They cannot be
+  -- cached at file level, where the library-loading sandbox exposes only redis.register_function.
+  local call = redis.call
+  local format = string.format
+  local number = tonumber
+  local stored = call('GET', keys[1])
   if stored then
     return 'R' .. stored
   end
-  local quantity = tonumber(args[1])
+  local quantity = number(args[1])
   local remaining = quantity
-  local ttl = tonumber(args[2])
+  local ttl = number(args[2])
   local groups = {}
   for spec in string.gmatch(args[3], '[^;]+') do
     local key_index, period_text, allowance_text, unbounded, rollover, full, limit_field, limit, observe,
       threshold, activate_now, requires, requires_field, retain, carry_base = string.match(spec, SPEC)
-    local key = keys[tonumber(key_index)]
-    local period = tonumber(period_text)
-    local allowance = tonumber(allowance_text)
+    if not key_index then
+      -- the short form of a plain capped counter: key index, period, allowance
+      key_index, period_text, allowance_text = string.match(spec, SHORT)
+      unbounded, rollover, full, limit_field, limit, observe = '0', '0', '0', '-', '0', '0'
+      threshold, activate_now, requires, requires_field, retain, carry_base = '0', '0', '0', '-', '3', '0'
+    end
+    local key = keys[number(key_index)]
+    local period = number(period_text)
+    local allowance = number(allowance_text)
     local consumed_field = 'c:' .. period_text
     local carry_field = 'r:' .. period_text
-    if requires ~= '0' and redis.call('HEXISTS', keys[tonumber(requires)], requires_field) == 0 then
-      local consumed = redis.call('HGET', key, consumed_field) or '0'
+    if requires ~= '0' and call('HEXISTS', keys[number(requires)], requires_field) == 0 then
+      local consumed = call('HGET', key, consumed_field) or '0'
       groups[#groups + 1] = consumed .. ',' .. consumed .. ',0,-1,0,0,0'
     else
       -- One read for the steady state: carry, consumption, participation used or the activation mark.
       local state
+      local allowance_field = 'a:' .. period_text
       if limit_field ~= '-' then
-        state = redis.call('HMGET', key, carry_field, consumed_field, limit_field)
+        state = call('HMGET', key, carry_field, consumed_field, limit_field, allowance_field)
       else
-        state = redis.call('HMGET', key, carry_field, consumed_field, 'activated')
+        state = call('HMGET', key, carry_field, consumed_field, 'activated', allowance_field)
       end
       local carry_text = state[1]
       local carry
       if carry_text then
-        carry = tonumber(carry_text)
+        carry = number(carry_text)
       else
-        carry = open_period(key, period, allowance, rollover == '1', tonumber(full), tonumber(retain),
-          tonumber(carry_base))
-        carry_text = int(carry)
+        carry = open_period(key, period, allowance, rollover == '1', number(full), number(retain),
+          number(carry_base))
+        carry_text = format('%d', carry)
       end
       local consumed_text = state[2] or '0'
-      local consumed = tonumber(consumed_text)
+      local consumed = number(consumed_text)
       if observe == '1' then
         -- observe: count the whole record, take nothing; mark activation once (R50, R51)
-        local after = int(consumed + quantity)
-        local limit_at = tonumber(threshold)
+        local after = format('%d', consumed + quantity)
+        local limit_at = number(threshold)
         local marked = '0'
         if (not state[3]) and (activate_now == '1' or (limit_at > 0 and consumed + quantity >= limit_at)) then
-          redis.call('HSET', key, consumed_field, after, 'activated', '1')
+          call('HSET', key, consumed_field, after, 'activated', '1')
           marked = '1'
         else
-          redis.call('HSET', key, consumed_field, after)
+          call('HSET', key, consumed_field, after)
         end
         groups[#groups + 1] = consumed_text .. ',' .. after .. ',' .. carry_text .. ',-1,0,0,' .. marked
       else
@@ -142,34 +157,42 @@ local function draw(keys, args)
           local total = allowance + carry
           if total - consumed < take then take = total - consumed end
           if take < 0 then take = 0 end
-          total_text = int(total)
+          total_text = format('%d', total)
         end
-        local after = int(consumed + take)
+        local after = format('%d', consumed + take)
         if limit_field ~= '-' then
-          local limit_before = tonumber(state[3]) or 0
-          local room = tonumber(limit) - limit_before
+          local limit_before = number(state[3]) or 0
+          local room = number(limit) - limit_before
           if room < take then
             take = room
             if take < 0 then take = 0 end
-            after = int(consumed + take)
+            after = format('%d', consumed + take)
           end
-          local limit_after = int(limit_before + take)
-          redis.call('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text, limit_field, limit_after)
+          local limit_after = format('%d', limit_before + take)
+          if state[4] == allowance_text then
+            call('HSET', key, consumed_field, after, limit_field, limit_after)
+          else
+            call('HSET', key, consumed_field, after, allowance_field, allowance_text, limit_field, limit_after)
+          end
           groups[#groups + 1] = consumed_text .. ',' .. after .. ',' .. carry_text .. ',' .. total_text .. ','
             .. (state[3] or '0') .. ',' .. limit_after .. ',0'
         else
-          redis.call('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text)
+          if state[4] == allowance_text then
+            call('HSET', key, consumed_field, after)
+          else
+            call('HSET', key, consumed_field, after, allowance_field, allowance_text)
+          end
           groups[#groups + 1] = consumed_text .. ',' .. after .. ',' .. carry_text .. ',' .. total_text .. ',0,0,0'
         end
         remaining = remaining - take
       end
     end
   end
-  local result = int(remaining)
+  local result = format('%d', remaining)
   if #groups > 0 then
     result = result .. ';' .. table.concat(groups, ';')
   end
-  redis.call('SET', keys[1], result, 'EX', ttl)
+  call('SET', keys[1], result, 'EX', ttl)
   return 'F' .. result
 end
 
