@@ -19,7 +19,7 @@ from typing import Any
 import hiredis
 from redis import exceptions as redis_errors
 from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection
 
 from rater.errors import RetriableError
@@ -56,8 +56,6 @@ def connect(url: str, **options: Any) -> Redis:
 def connect_cluster(nodes: Sequence[tuple[str, int]], **options: Any) -> RedisCluster:
     """A cluster client from ``(host, port)`` startup nodes (redis-py's packer: the async cluster client
     takes no connection class)."""
-    from redis.asyncio.cluster import ClusterNode
-
     return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **options)
 
 
