@@ -34,6 +34,7 @@ from rater.events import (
     RatedCharge,
     RatingExceptionEvent,
     TierCrossing,
+    TierPart,
 )
 from rater.keys import activation_key, bucket_key, record_key
 from rater.periods import Period, add_duration
@@ -334,12 +335,13 @@ class Rater:
         tiers = candidate.tiers
         sizes = tiers.with_carry(draw.carry)
         billed_to = self._bucket_payer(instance)
-        priced.draws.append(_bucket_draw(candidate, draw))
         crossing = _CrossingFactory(priced, candidate, draw, when)
+        breakdown: list[TierPart] = []
         for part in slices(sizes, tiers.repeats, draw.before, draw.after):
             index = part.tier - 1
+            flat = tiers.flat_charges[index] if part.entered else Decimal(0)
+            rated = Decimal(0)
             if part.entered:
-                flat = tiers.flat_charges[index]
                 if flat > 0:
                     priced.lines.append(
                         ChargeLine(
@@ -368,10 +370,13 @@ class Rater:
                     account=account.id,
                 )
                 amount = charge(tier_match.rate, candidate.unit_type, part.quantity, tier_match.choice.plan.precision)
+                rated = amount
                 line = _rate_plan_line(tier_match, part.quantity, amount, billed_to)
                 priced.lines.append(
                     replace(line, type="tier_rate", bucket_instance=instance.id, tier=part.tier, repeat=part.repeat)
                 )
+            breakdown.append(TierPart(part.tier, part.repeat, part.quantity, flat, flat + rated))
+        priced.draws.append(_bucket_draw(candidate, draw, tuple(breakdown)))
         limit = None if tiers.repeats else sum(sizes)
         if limit is not None and draw.before < limit <= draw.after:
             crossing.add("exhausted", len(sizes) + 1, 0, limit)
@@ -596,7 +601,7 @@ def _day(day: dt.date) -> str:
     return "" if day == dt.date.max else day.isoformat()
 
 
-def _bucket_draw(candidate: Candidate, draw: Draw) -> BucketDraw:
+def _bucket_draw(candidate: Candidate, draw: Draw, tiers: tuple[TierPart, ...] = ()) -> BucketDraw:
     instance = candidate.instance
     return BucketDraw(
         bucket_instance=instance.id,
@@ -613,6 +618,7 @@ def _bucket_draw(candidate: Candidate, draw: Draw) -> BucketDraw:
         allowance=draw.allowance,
         carry=draw.carry,
         money=instance.bucket.money,
+        tiers=tiers,
     )
 
 

@@ -28,6 +28,27 @@ NOTIFICATION_SCHEMA = "notification/1"
 
 
 @dataclass(frozen=True, slots=True)
+class TierPart:
+    """The part of one draw inside one tier occurrence: its quantity, the flat charge due on entering it
+    (R17, R19a) and the amount (flat charge plus the tier's rate plan, R18)."""
+
+    tier: int
+    repeat: int
+    quantity: int
+    flat_charge: Decimal
+    amount: Decimal
+
+    def to_dict(self, currency: str) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "repeat": self.repeat,
+            "quantity": self.quantity,
+            "flat_charge": format_amount(self.flat_charge, currency),
+            "amount": format_amount(self.amount, currency),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class BucketDraw:
     """What a record drew from one bucket instance in one period (architecture: before/after per bucket)."""
 
@@ -45,8 +66,9 @@ class BucketDraw:
     allowance: int | None
     carry: int
     money: bool
+    tiers: tuple[TierPart, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, currency: str) -> dict[str, Any]:
         return {
             "bucket_instance": self.bucket_instance,
             "bucket": self.bucket,
@@ -62,6 +84,7 @@ class BucketDraw:
             "allowance": self.allowance,
             "carry": self.carry,
             "money": self.money,
+            "tiers": [part.to_dict(currency) for part in self.tiers],
         }
 
 
@@ -234,7 +257,7 @@ class RatedCharge:
             "billable_quantity": self.billable_quantity,
             "event_time": self.event_time,
             "location": self.location,
-            "draws": [draw.to_dict() for draw in self.draws],
+            "draws": [draw.to_dict(self.currency) for draw in self.draws],
             "charges": [line.to_dict(self.currency) for line in self.charges],
             "total_amount": format_amount(self.total_amount, self.currency),
             "money_drawn": format_amount(self.money_drawn, self.currency),
