@@ -195,33 +195,25 @@ class Resolver:
                             per_service = override.threshold_per_account_service
                         effective = (override.effective if override else None) or context.effective
                         cancel = (override.cancel if override else None) or context.cancel
-                        if bucket.billing_activation is not None:
-                            instance = self._instance(
-                                f"{service.id}/{bucket_id}",
-                                "activation",
-                                bucket,
-                                account,
-                                effective,
-                                cancel,
-                                order,
-                                bill_day,
-                            )
-                            self._activation[package.id].append((instance, package))
-                        elif per_service:
-                            instance = self._instance(
-                                (override.id if override and override.id else f"{service.id}/{bucket_id}"),
-                                "account_service",
-                                bucket,
-                                account,
-                                effective,
-                                cancel,
-                                order,
-                                bill_day,
-                                override,
-                            )
-                            self._service_level[service.id].append(instance)
-                        else:
+                        activation = bucket.billing_activation is not None
+                        if not activation and not per_service:
                             shared[bucket_id].append((service, effective, cancel, override))
+                            continue
+                        instance = self._instance(
+                            (override.id if override and override.id else f"{service.id}/{bucket_id}"),
+                            "activation" if activation else "account_service",
+                            bucket,
+                            account,
+                            effective,
+                            cancel,
+                            order,
+                            bill_day,
+                            override,
+                        )
+                        if activation:
+                            self._activation[package.id].append((instance, package))
+                        else:
+                            self._service_level[service.id].append(instance)
             for instance_spec in account.buckets:
                 order += 1
                 bucket = catalog.usage_buckets[instance_spec.usage_bucket]

@@ -513,19 +513,7 @@ class Rater:
                     continue
                 key = activation_key(self.resolver.root(account.id), package_id)
                 if self.store.mark(key, "activated", 1):
-                    notes.append(
-                        Notification(
-                            notification_id=f"activation:{package_id}",
-                            kind="billing_activation",
-                            account=account.id,
-                            record_id=None,
-                            details=(
-                                ("account_package", package_id),
-                                ("activated_on", due.isoformat()),
-                                ("reason", "time"),
-                            ),
-                        )
-                    )
+                    notes.append(activation_notification(package_id, account.id, None, due, "time"))
         return notes
 
     def outcome(self, data: bytes, fallback_id: str) -> tuple[str, Outcome]:
@@ -639,21 +627,31 @@ def _rate_plan_line(match: RateMatch, quantity: int, amount: Decimal, billed_to:
     )
 
 
-def _activation_notice(record_id: str, account: str, activation: Activation, day: dt.date, draw: Draw) -> Notification:
-    """R50-R51: activated on the record's day by usage, or on added + time expiry when that came first."""
-    by_time = day >= activation.due
-    return Notification(
-        notification_id=f"activation:{activation.account_package.id}",
-        kind="billing_activation",
-        account=account,
-        record_id=record_id,
-        details=(
-            ("account_package", activation.account_package.id),
-            ("activated_on", (activation.due if by_time else day).isoformat()),
-            ("reason", "time" if by_time else "usage"),
-            ("usage", draw.after),
-        ),
+def activation_notification(
+    account_package: str,
+    account: str,
+    record_id: str | None,
+    activated_on: dt.date,
+    reason: str,
+    usage: int | None = None,
+) -> Notification:
+    """R50-R51: a package became billable on ``activated_on``, by ``usage`` or by ``time``; once per package."""
+    details: tuple[tuple[str, object], ...] = (
+        ("account_package", account_package),
+        ("activated_on", activated_on.isoformat()),
+        ("reason", reason),
     )
+    if usage is not None:
+        details += (("usage", usage),)
+    return Notification(f"activation:{account_package}", "billing_activation", account, record_id, details)
+
+
+def _activation_notice(record_id: str, account: str, activation: Activation, day: dt.date, draw: Draw) -> Notification:
+    """Activated on the record's day by usage, or on added + time expiry when that came first (R50b)."""
+    by_time = day >= activation.due
+    activated_on = activation.due if by_time else day
+    reason = "time" if by_time else "usage"
+    return activation_notification(activation.account_package.id, account, record_id, activated_on, reason, draw.after)
 
 
 def _first_include(catalog: Catalog, bucket: BucketDefinition) -> tuple[str, str | None]:
