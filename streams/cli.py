@@ -1,8 +1,10 @@
 """The ``rater`` console script: the pure commands of :mod:`rater.cli` plus the shell's commands.
 
+    rater worker                                                 rate the usage topic (settings: streams/settings.py)
     rater bench kernel [--records N] [--batch B] [--clients C]   the Redis kernel vs a trivial script
 
-Environment: ``REDIS_URL`` (use that server instead of starting an embedded valkey-server).
+Environment: ``REDIS_URL`` (use that server instead of starting an embedded valkey-server), and for the
+worker the variables listed in streams/settings.py.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import orjson
 
 from rater.cli import build_parser
 from streams.bench import kernel_bench
+from streams.worker import main as worker_main
 
 
 def cmd_bench_kernel(args: argparse.Namespace) -> int:
@@ -25,9 +28,21 @@ def cmd_bench_kernel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    return worker_main()
+
+
 def parser() -> argparse.ArgumentParser:
     root = build_parser()
     commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+    worker = commands.add_parser(
+        "worker",
+        help="rate the usage topic into the output topics (a Faust worker)",
+        epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (required); RATER_CONFIG, RATER_APP_ID, RATER_TOPIC_PREFIX, "
+        "RATER_USAGE_PARTITIONS, RATER_OUTPUT_PARTITIONS, RATER_REPLICATION, RATER_BATCH_SIZE, RATER_BATCH_WITHIN, "
+        "RATER_RESULT_TTL, RATER_SESSION_TIMEOUT, RATER_LOG_LEVEL (see streams/settings.py).",
+    )
+    worker.set_defaults(func=cmd_worker)
     bench = commands.add_parser(
         "bench",
         help="benchmarks; each prints one JSON line",

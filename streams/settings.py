@@ -1,0 +1,95 @@
+"""Worker settings, read from the environment once, at the composition root, into a frozen object.
+
+| variable | default | meaning |
+|---|---|---|
+| ``KAFKA_BOOTSTRAP`` | (required) | Kafka bootstrap servers, ``host:port[,host:port]`` |
+| ``REDIS_URL`` | (required) | the state store, ``redis://host:port/db`` |
+| ``RATER_CONFIG`` | ``config`` | folder with the catalog and ``subscriptions.yaml`` |
+| ``RATER_APP_ID`` | ``rater`` | the consumer group (and Faust app id) |
+| ``RATER_TOPIC_PREFIX`` | (empty) | prefix of every topic name |
+| ``RATER_USAGE_PARTITIONS`` | ``8`` | partitions of the ``usage`` topic when rater creates it |
+| ``RATER_OUTPUT_PARTITIONS`` | ``8`` | partitions of each output topic when rater creates it |
+| ``RATER_REPLICATION`` | ``1`` | replication factor of created topics |
+| ``RATER_BATCH_SIZE`` | ``200`` | records rated per store round trip |
+| ``RATER_BATCH_WITHIN`` | ``0.05`` | seconds to wait to fill a batch |
+| ``RATER_RESULT_TTL`` | ``604800`` | seconds a record's draw is kept for redeliveries |
+| ``RATER_SESSION_TIMEOUT`` | ``8`` | consumer-group session timeout, seconds |
+| ``RATER_LOG_LEVEL`` | ``warning`` | worker log level |
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A missing or malformed environment setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str
+    redis_url: str = field(repr=False)
+    config: Path = Path("config")
+    app_id: str = "rater"
+    topic_prefix: str = ""
+    usage_partitions: int = 8
+    output_partitions: int = 8
+    replication: int = 1
+    batch_size: int = 200
+    batch_within: float = 0.05
+    result_ttl: int = 7 * 24 * 3600
+    session_timeout: float = 8.0
+    log_level: str = "warning"
+
+    def __repr__(self) -> str:
+        masked = re.sub(r"//[^@/]*@", "//***@", self.redis_url)
+        return (
+            f"Settings(kafka_bootstrap={self.kafka_bootstrap!r}, redis_url={masked!r}, "
+            f"config={str(self.config)!r}, app_id={self.app_id!r})"
+        )
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+
+        def need(name: str) -> str:
+            value = source.get(name, "").strip()
+            if not value:
+                raise SettingsError(f"{name} is required")
+            return value
+
+        def number(name: str, default: float, kind: type[int] | type[float]) -> float:
+            text = source.get(name, "").strip()
+            if not text:
+                return default
+            try:
+                value = kind(text)
+            except ValueError as exc:
+                raise SettingsError(f"{name}={text!r} is not a number") from exc
+            if value <= 0:
+                raise SettingsError(f"{name} must be greater than zero")
+            return value
+
+        return cls(
+            kafka_bootstrap=need("KAFKA_BOOTSTRAP"),
+            redis_url=need("REDIS_URL"),
+            config=Path(source.get("RATER_CONFIG", "config")),
+            app_id=source.get("RATER_APP_ID", "rater"),
+            topic_prefix=source.get("RATER_TOPIC_PREFIX", ""),
+            usage_partitions=int(number("RATER_USAGE_PARTITIONS", 8, int)),
+            output_partitions=int(number("RATER_OUTPUT_PARTITIONS", 8, int)),
+            replication=int(number("RATER_REPLICATION", 1, int)),
+            batch_size=int(number("RATER_BATCH_SIZE", 200, int)),
+            batch_within=float(number("RATER_BATCH_WITHIN", 0.05, float)),
+            result_ttl=int(number("RATER_RESULT_TTL", 7 * 24 * 3600, int)),
+            session_timeout=float(number("RATER_SESSION_TIMEOUT", 8.0, float)),
+            log_level=source.get("RATER_LOG_LEVEL", "warning"),
+        )
