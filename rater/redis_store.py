@@ -49,7 +49,7 @@ def connect(url: str, **options: Any) -> Redis:
     """A client for ``url`` that packs commands with hiredis (plain ``redis://`` URLs; others as usual)."""
     if url.startswith("redis://"):
         pool = ConnectionPool.from_url(url, connection_class=HiredisPackingConnection, **options)
-        return Redis(connection_pool=pool)
+        return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
     return Redis.from_url(url, **options)
 
 
