@@ -12,11 +12,12 @@ This module awaits the store through :class:`~rater.state.AsyncStateStore`; it i
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from rater.engine import MoneyDue, Prepared, Rater
 from rater.errors import ExceptionType, InvalidRecord, RatingError, RetriableError
-from rater.events import Outcome, RatedCharge, RatingExceptionEvent
+from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent
 from rater.record import decode
 from rater.state import AsyncStateStore, DrawRequest
 
@@ -73,3 +74,13 @@ def _settle(
     except Exception as error:
         failure = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"{type(error).__name__}: {error}")
         return RatingExceptionEvent.from_error(record_id, failure, data)
+
+
+async def tick(rater: Rater, store: AsyncStateStore, moment: dt.datetime) -> list[Notification]:
+    """The time-driven rules at ``moment`` against an async store (billing activation by time, R50b):
+    each due package is marked once, and only the first mark, by whichever worker, raises a notification."""
+    notes: list[Notification] = []
+    for due in rater.due_activations(moment):
+        if await store.mark(due.key, "activated", 1):
+            notes.append(due.notification())
+    return notes

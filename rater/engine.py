@@ -98,6 +98,19 @@ class Deduper:
         self.seen.setdefault(record_id, outcome)
 
 
+@dataclass(frozen=True)
+class DueActivation:
+    """A package whose billing activation by time is due (R50b); ``key`` holds its ``activated`` mark."""
+
+    key: str
+    account_package: str
+    account: str
+    due: dt.date
+
+    def notification(self) -> Notification:
+        return activation_notification(self.account_package, self.account, None, self.due, "time")
+
+
 def _never(root: str, account_package: str) -> bool:
     return False
 
@@ -497,10 +510,10 @@ class Rater:
         self._price_bucket(priced, candidate, Draw(0, consumed, carry), usage_class, location, when, local)
         return priced.lines
 
-    def tick(self, moment: dt.datetime) -> list[Notification]:
-        """Time-driven rules at ``moment`` (a timer in the stream, a control line offline): billing
-        activation by time (R50b) for every package whose time expiry has passed."""
-        notes: list[Notification] = []
+    def due_activations(self, moment: dt.datetime) -> list[DueActivation]:
+        """Packages whose billing activation by time (R50b) is due at ``moment`` (pure: the caller marks
+        each in the store, and only a first mark raises a notification)."""
+        due_list: list[DueActivation] = []
         for package_id, entries in self.resolver.activation_index.items():
             for instance, package in entries:
                 account = self.subscriptions.accounts[instance.holder]
@@ -509,12 +522,15 @@ class Rater:
                 assert isinstance(bucket, UsageBucket)
                 assert bucket.billing_activation is not None
                 due = add_duration(package.effective, bucket.billing_activation.time_expiry)
-                if day < due:
-                    continue
-                key = activation_key(self.resolver.root(account.id), package_id)
-                if self.store.mark(key, "activated", 1):
-                    notes.append(activation_notification(package_id, account.id, None, due, "time"))
-        return notes
+                if day >= due:
+                    key = activation_key(self.resolver.root(account.id), package_id)
+                    due_list.append(DueActivation(key, package_id, account.id, due))
+        return due_list
+
+    def tick(self, moment: dt.datetime) -> list[Notification]:
+        """Time-driven rules at ``moment`` (a timer in the stream, a control line offline): billing
+        activation by time (R50b) for every package whose time expiry has passed."""
+        return [due.notification() for due in self.due_activations(moment) if self.store.mark(due.key, "activated", 1)]
 
     def outcome(self, data: bytes, fallback_id: str) -> tuple[str, Outcome]:
         """Decode and rate untrusted bytes: always exactly one event, never an exception.

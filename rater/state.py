@@ -224,6 +224,8 @@ class AsyncStateStore(Protocol):
 
     async def fields(self, key: str) -> dict[str, int]: ...
 
+    async def mark(self, key: str, field: str, value: int) -> bool: ...
+
 
 @dataclass
 class AsyncMemoryStore:
@@ -236,3 +238,6 @@ class AsyncMemoryStore:
 
     async def fields(self, key: str) -> dict[str, int]:
         return self.inner.fields(key)
+
+    async def mark(self, key: str, field: str, value: int) -> bool:
+        return self.inner.mark(key, field, value)

@@ -8,11 +8,17 @@ committed only for records whose outputs are on the broker (architecture step 6)
 (infra-notes: tables lost records around rebalances); all state is in Redis.
 
 A store that is unavailable is retried with backoff, in place, never skipped (property 7).
+
+Time-driven rules (billing activation by time, R50b) run on a wall-clock timer every
+``RATER_TICK_INTERVAL`` seconds; every worker runs it and the kernel's once-only mark makes one
+notification per package.  A control message ``{"control": "tick", "time": ...}`` on the usage topic runs
+them at that time, in its place in the stream (as offline rating does; useful for replays and tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,10 +27,10 @@ from typing import Any
 import faust
 import orjson
 
-from rater.batch import rate_batch
+from rater.batch import rate_batch, tick
 from rater.engine import Rater
 from rater.errors import RetriableError
-from rater.events import Outcome, RatedCharge
+from rater.events import Notification, Outcome, RatedCharge
 from rater.redis_store import RedisStore
 from streams.settings import Settings
 from streams.topics import TopicSpec
@@ -84,24 +90,77 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     usage = app.topic(settings.topic(USAGE), key_type=bytes, value_type=bytes)
     outputs = {name: app.topic(settings.topic(name), key_type=bytes, value_type=bytes) for name in OUTPUTS}
 
+    async def publish(batch: list[tuple[str, bytes, bytes]]) -> None:
+        """Send every message and wait until the broker has them all."""
+        futures = [await outputs[name].send(key=key, value=value) for name, key, value in batch]
+        await asyncio.gather(*futures)
+
     @app.agent(usage, concurrency=1)
     async def rate(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            items = [
-                (
-                    bytes(event.value),
-                    f"{event.message.topic}:{event.message.partition}:{event.message.offset}",
-                )
-                for event in events
-            ]
-            outcomes = await _rate_with_retry(pipeline, items)
-            futures = []
-            for record_id, outcome in outcomes:
-                for name, key, value in messages(outcome, record_id):
-                    futures.append(await outputs[name].send(key=key, value=value))
-            await asyncio.gather(*futures)
+            pending: list[tuple[bytes, str]] = []
+            out: list[tuple[str, bytes, bytes]] = []
+            for event in events:
+                data = bytes(event.value)
+                moment = _tick_time(data)
+                if moment is None:
+                    message = event.message
+                    pending.append((data, f"{message.topic}:{message.partition}:{message.offset}"))
+                    continue
+                out += await _rate_all(pipeline, pending)  # records before the tick are rated first
+                pending = []
+                out += [_notification(note) for note in await _tick_with_retry(pipeline, moment)]
+            out += await _rate_all(pipeline, pending)
+            await publish(out)
+
+    if settings.tick_interval > 0:
+
+        @app.timer(interval=settings.tick_interval)  # type: ignore[untyped-decorator]
+        async def timer() -> None:
+            notes = await _tick_with_retry(pipeline, dt.datetime.now(dt.UTC))
+            await publish([_notification(note) for note in notes])
 
     return app
+
+
+def _tick_time(data: bytes) -> dt.datetime | None:
+    """The time of a ``tick`` control message, or ``None`` for anything else (usage, or bad input, which the
+    codec turns into a rating exception)."""
+    if b'"control"' not in data:
+        return None
+    try:
+        body = orjson.loads(data)
+        if isinstance(body, dict) and body.get("control") == "tick":
+            moment = dt.datetime.fromisoformat(str(body["time"]))
+            return moment if moment.tzinfo is not None else None
+    except (orjson.JSONDecodeError, KeyError, ValueError):
+        return None
+    return None
+
+
+def _notification(note: Notification) -> tuple[str, bytes, bytes]:
+    return NOTIFICATIONS, note.account.encode(), orjson.dumps(note.to_dict())
+
+
+async def _rate_all(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[tuple[str, bytes, bytes]]:
+    if not items:
+        return []
+    return [
+        message
+        for record_id, outcome in await _rate_with_retry(pipeline, items)
+        for message in messages(outcome, record_id)
+    ]
+
+
+async def _tick_with_retry(pipeline: Pipeline, moment: dt.datetime) -> list[Notification]:
+    delay = 0.1
+    while True:
+        try:
+            return await tick(pipeline.rater, pipeline.store, moment)
+        except RetriableError as exc:
+            log.warning("state store unavailable, retrying the tick in %.1f s: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def _rate_with_retry(pipeline: Pipeline, items: Sequence[tuple[bytes, str]]) -> list[tuple[str, Outcome]]:

@@ -14,6 +14,7 @@
 | ``RATER_BATCH_WITHIN`` | ``0.05`` | seconds to wait to fill a batch |
 | ``RATER_RESULT_TTL`` | ``604800`` | seconds a record's draw is kept for redeliveries |
 | ``RATER_SESSION_TIMEOUT`` | ``8`` | consumer-group session timeout, seconds |
+| ``RATER_TICK_INTERVAL`` | ``60`` | seconds between time-driven rule runs (activation by time); 0: off |
 | ``RATER_LOG_LEVEL`` | ``warning`` | worker log level |
 """
 
@@ -44,6 +45,7 @@ class Settings:
     batch_within: float = 0.05
     result_ttl: int = 7 * 24 * 3600
     session_timeout: float = 8.0
+    tick_interval: float = 60.0
     log_level: str = "warning"
 
     def __repr__(self) -> str:
@@ -91,5 +93,18 @@ class Settings:
             batch_within=float(number("RATER_BATCH_WITHIN", 0.05, float)),
             result_ttl=int(number("RATER_RESULT_TTL", 7 * 24 * 3600, int)),
             session_timeout=float(number("RATER_SESSION_TIMEOUT", 8.0, float)),
+            tick_interval=_non_negative(source.get("RATER_TICK_INTERVAL", ""), 60.0),
             log_level=source.get("RATER_LOG_LEVEL", "warning"),
         )
+
+
+def _non_negative(text: str, default: float) -> float:
+    if not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise SettingsError(f"RATER_TICK_INTERVAL={text!r} is not a number") from exc
+    if value < 0:
+        raise SettingsError("RATER_TICK_INTERVAL must be zero or more")
+    return value
