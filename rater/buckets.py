@@ -54,6 +54,9 @@ from rater.subscriptions import (
 from rater.units import Duration, UnitType, parse_duration, parse_quantity
 
 LEVELS = ("account_service", "account", "parent", "share_plan")
+#: Memoised pure results (tiers, periods) are dropped past this many entries, so a long-running worker's
+#: memory stays bounded whatever the spread of days it sees.
+CACHE_LIMIT = 200_000
 FAR = dt.date.max
 
 
@@ -162,6 +165,8 @@ class Resolver:
         self.catalog = catalog
         self.subscriptions = subscriptions
         self._eligible: dict[tuple[int, str, str | None], bool] = {}
+        self._tiers: dict[tuple[int, tuple[int, int] | None, tuple[int, ...] | None], Tiers] = {}
+        self._periods: dict[tuple[str, dt.date], Period | None] = {}
         self._service_level: dict[str, list[Instance]] = defaultdict(list)
         self._account_level: dict[str, list[Instance]] = defaultdict(list)
         self._share_level: dict[str, list[Instance]] = defaultdict(list)
@@ -413,7 +418,7 @@ class Resolver:
     ) -> Candidate | None:
         if not self.eligible(instance.bucket, usage_class, location):
             return None
-        period = instance.period(self.catalog, day)
+        period = self._period(instance, day)
         if period is None:
             return None
         tiers = self.tiers(instance.bucket, self._prorated(instance, period))
@@ -450,6 +455,17 @@ class Resolver:
         unit_type = self.catalog.bucket_unit_type(bucket)
         return Candidate(instance, period, tiers, counter, unit_type, participant, instance.level)
 
+    def _period(self, instance: Instance, day: dt.date) -> Period | None:
+        """``instance.period(day)``, memoised (instances and the catalog are immutable)."""
+        key = (instance.id, day)
+        if key in self._periods:
+            return self._periods[key]
+        period = instance.period(self.catalog, day)
+        if len(self._periods) > CACHE_LIMIT:
+            self._periods.clear()
+        self._periods[key] = period
+        return period
+
     def _prorated(self, instance: Instance, period: Period) -> tuple[int, int] | None:
         """R40/R41: (active days, period days) when tier 1 is prorated in ``period``, else ``None``."""
         if not instance.bucket.prorate or instance.recur_type is RecurType.NONRECURRING:
@@ -466,7 +482,22 @@ class Resolver:
     def tiers(
         self, bucket: BucketDefinition, proration: tuple[int, int] | None, *, sizes: tuple[int, ...] | None = None
     ) -> Tiers:
-        """The bucket's tiers in base units (R15, R22, R23), tier 1 prorated when asked (R40)."""
+        """The bucket's tiers in base units (R15, R22, R23), tier 1 prorated when asked (R40).
+
+        Pure in an immutable catalog, so memoised: parsing tier thresholds per record was the core's
+        largest cost."""
+        key = (id(bucket), proration, sizes)
+        cached = self._tiers.get(key)
+        if cached is None:
+            cached = self._tiers_uncached(bucket, proration, sizes)
+            if len(self._tiers) > CACHE_LIMIT:
+                self._tiers.clear()
+            self._tiers[key] = cached
+        return cached
+
+    def _tiers_uncached(
+        self, bucket: BucketDefinition, proration: tuple[int, int] | None, sizes: tuple[int, ...] | None
+    ) -> Tiers:
         unit_type = self.catalog.bucket_unit_type(bucket)
         if sizes is None:
             sizes = tuple(
@@ -518,7 +549,7 @@ class Resolver:
                     continue
                 if not self.eligible(bucket, usage_class, location):
                     continue
-                period = instance.period(self.catalog, day)
+                period = self._period(instance, day)
                 if period is None:
                     continue
                 tiers = self._share_tiers(instance, bucket, period, day)

@@ -26,6 +26,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from rater.batch import rate_batch, tick
 from rater.engine import Rater
@@ -74,6 +75,25 @@ def messages(outcome: Outcome, record_id: str) -> list[tuple[str, bytes, bytes]]
     return [(EXCEPTIONS, key, orjson.dumps(body))]
 
 
+class Sender:
+    """Outputs go through a plain aiokafka producer (acks=all) rather than Faust's per-message send path,
+    which infra-notes measured at ~2,400 messages/s; every batch is awaited until the broker has it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer: AIOKafkaProducer | None = None
+
+    async def send_all(self, messages: list[tuple[str, bytes, bytes]]) -> None:
+        if not messages:
+            return
+        if self.producer is None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all", linger_ms=2)
+            await producer.start()
+            self.producer = producer
+        futures = [await self.producer.send(topic, value=value, key=key) for topic, key, value in messages]
+        await asyncio.gather(*futures)
+
+
 def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     app = faust.App(
         settings.app_id,
@@ -88,12 +108,12 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         consumer_auto_offset_reset="earliest",
     )
     usage = app.topic(settings.topic(USAGE), key_type=bytes, value_type=bytes)
-    outputs = {name: app.topic(settings.topic(name), key_type=bytes, value_type=bytes) for name in OUTPUTS}
+
+    sender = Sender(settings)
 
     async def publish(batch: list[tuple[str, bytes, bytes]]) -> None:
         """Send every message and wait until the broker has them all."""
-        futures = [await outputs[name].send(key=key, value=value) for name, key, value in batch]
-        await asyncio.gather(*futures)
+        await sender.send_all([(settings.topic(name), key, value) for name, key, value in batch])
 
     @app.agent(usage, concurrency=1)
     async def rate(stream: Any) -> None:

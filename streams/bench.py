@@ -16,19 +16,28 @@ The figures printed are ``records_per_s``, ``baseline_per_s``, their ``ratio`` a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
 from rater.keys import bucket_key, record_key
 from rater.redis_store import RedisStore, connect
 from rater.state import Counter, DrawRequest
-from streams.servers import RedisServer
+from streams.servers import KafkaBroker, RedisServer
+from streams.topics import TopicSpec, create_topics
 
 BASELINE = "return redis.call('HINCRBY', KEYS[1], 'n', 1)"
 
@@ -158,3 +167,210 @@ def kernel_bench(records: int, batch: int, clients: int, url: str | None = None)
 
 def describe(args: Sequence[str]) -> str:
     return "rater bench kernel " + " ".join(args)
+
+
+# --- end to end ------------------------------------------------------------------------------------------
+
+E2E_CATALOG = """
+owner: {id: OWNER, currency: USD}
+usage_classes:
+  - {id: SMS, rater: class, unit_type: count}
+  - {id: DATA, rater: class, unit_type: data}
+rate_plans:
+  - id: RP
+    precision: 2
+    rate_groups:
+      - id: G
+        currency: USD
+        rates:
+          - {class: SMS, amount: 0.10, per: message}
+          - {class: DATA, amount: 1.00, per: GB}
+base_buckets:
+  - {id: BB-SMS, unit_type: count, details: [{class: SMS}]}
+  - {id: BB-DATA, unit_type: data, details: [{class: DATA}]}
+usage_buckets:
+  - id: SMS200
+    base_buckets: [BB-SMS]
+    recur_frequency: 1 month
+    overage_rate_plan: RP
+    tiers: [{threshold: 100}, {threshold: 100, flat_charge: 5.00}]
+  - id: DATA5
+    base_buckets: [BB-DATA]
+    recur_frequency: 1 month
+    overage_rate_plan: RP
+    last_tier_repeats: true
+    tiers: [{threshold: 4 GB}, {threshold: 1 GB, flat_charge: 2.00}]
+services:
+  - {id: SVC-PHONE, usage_buckets: [SMS200, DATA5]}
+packages:
+  - {id: PKG, services: [SVC-PHONE]}
+"""
+
+
+def e2e_scenario(folder: Path, records: int, accounts: int = 400, seed: int = 3) -> list[tuple[bytes, bytes]]:
+    """Write a catalog and subscriptions of ``accounts`` phones to ``folder``; return (key, value) records:
+    SMS and data sessions over March, each phone's records in time order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "catalog.yaml").write_text(E2E_CATALOG)
+    lines = ["accounts:"]
+    for n in range(accounts):
+        lines += [
+            f"  - id: ACC-{n}",
+            "    packages:",
+            f"      - {{id: AP-{n}, package: PKG, effective: 2026-03-01, services: [{{id: AS-{n}, service: SVC-PHONE, "
+            f'usage_identifiers: [{{uid: "U{n}", start: 2026-03-01}}]}}]}}',
+        ]
+    (folder / "subscriptions.yaml").write_text("\n".join(lines) + "\n")
+    rng = random.Random(seed)  # noqa: S311 - a workload, not a secret
+    seen = [0] * accounts
+    out = []
+    for number in range(records):
+        phone = rng.randrange(accounts)
+        seen[phone] += 1
+        minute = seen[phone]
+        when = f"2026-03-{1 + minute // 1440:02d}T{(minute // 60) % 24:02d}:{minute % 60:02d}:00Z"
+        if rng.random() < 0.6:
+            body = {"usage_class": "SMS", "quantity": 1}
+        else:
+            body = {"usage_class": "DATA", "quantity": str(rng.randrange(1, 200)), "unit": "MB"}
+        record = {"record_id": f"b-{number}", "usage_identifier": f"U{phone}", "event_time": when, **body}
+        out.append((f"U{phone}".encode(), orjson.dumps(record)))
+    return out
+
+
+@dataclass(frozen=True)
+class Phase:
+    records_per_s: float
+    latencies_ms: list[float]
+
+
+async def _group_ready(bootstrap: str, group: str, timeout: float = 60.0) -> None:
+    """Wait until the worker's consumer group is stable with a member holding the partitions."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_consumer_groups([group])
+        finally:
+            await admin.close()
+        if any(state == "Stable" and members for _, _, state, _, _, members in response.groups):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"consumer group {group} did not become stable in {timeout} s")
+        await asyncio.sleep(0.5)
+
+
+async def _run_phase(
+    bootstrap: str, settings_env: dict[str, str], module: str, data: list[tuple[bytes, bytes]], outputs: list[str]
+) -> Phase:
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", module], env=settings_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        await _group_ready(bootstrap, settings_env["RATER_APP_ID"])
+        consumer = AIOKafkaConsumer(*outputs, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        sent: dict[str, float] = {}
+        latencies: list[float] = []
+        started = time.perf_counter()
+        last = started
+
+        async def produce() -> None:
+            for key, value in data:
+                sent[orjson.loads(value)["record_id"]] = time.perf_counter()
+                await producer.send(settings_env["RATER_TOPIC_PREFIX"] + "usage", key=key, value=value)
+            await producer.flush()
+
+        producing = asyncio.create_task(produce())
+        deadline = started + 600
+        while len(latencies) < len(data) and time.perf_counter() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    record_id = orjson.loads(record.value or b"{}").get("record_id")
+                    if record_id in sent:
+                        latencies.append((now - sent.pop(record_id)) * 1000)
+                        last = now
+        await producing
+        await producer.stop()
+        await consumer.stop()
+        if len(latencies) < len(data):
+            raise RuntimeError(f"{module}: {len(data) - len(latencies)} records without output")
+        return Phase(len(data) / (last - started), latencies)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        log.close()
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partitions: int) -> dict[str, float | int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        data = e2e_scenario(folder, records)
+        flush = connect(redis_url)
+        await flush.flushdb()
+        await flush.aclose()
+        phases: dict[str, Phase] = {}
+        for name, module, outputs in (
+            ("passthrough", "streams.passthrough", ["rated-charges"]),
+            ("rating", "streams.worker", ["rated-charges", "rating-exceptions"]),
+        ):
+            prefix = f"bench-{name}-{random.randrange(10**8)}-"  # noqa: S311
+            env = {
+                **os.environ,
+                "KAFKA_BOOTSTRAP": bootstrap,
+                "REDIS_URL": redis_url,
+                "RATER_CONFIG": str(folder),
+                "RATER_APP_ID": f"{prefix}group",
+                "RATER_TOPIC_PREFIX": prefix,
+                "RATER_USAGE_PARTITIONS": str(partitions),
+                "RATER_OUTPUT_PARTITIONS": str(partitions),
+                "RATER_BATCH_SIZE": str(batch),
+                "RATER_TICK_INTERVAL": "0",
+                "RATER_LOG_LEVEL": "warning",
+            }
+            specs = [
+                TopicSpec(prefix + topic, partitions)
+                for topic in ("usage", "rated-charges", "tier-crossings", "notifications", "rating-exceptions")
+            ]
+            await create_topics(bootstrap, specs)
+            phases[name] = await _run_phase(bootstrap, env, module, data, [prefix + topic for topic in outputs])
+    rating = phases["rating"]
+    passthrough = phases["passthrough"]
+    return {
+        "records_per_s": round(rating.records_per_s),
+        "passthrough_per_s": round(passthrough.records_per_s),
+        "ratio": round(rating.records_per_s / passthrough.records_per_s, 3),
+        "latency_ms_p50": round(_percentile(rating.latencies_ms, 0.5), 1),
+        "latency_ms_p99": round(_percentile(rating.latencies_ms, 0.99), 1),
+        "records": records,
+        "batch": batch,
+        "partitions": partitions,
+        "workers": 1,
+    }
+
+
+def e2e_bench(records: int, batch: int, partitions: int) -> dict[str, float | int]:
+    """One rating worker against one pass-through worker, same stack, same records, same run."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+    redis_url = os.environ.get("REDIS_URL")
+    with contextlib.ExitStack() as stack:
+        if not bootstrap:
+            bootstrap = stack.enter_context(KafkaBroker()).bootstrap
+        if not redis_url:
+            redis_url = stack.enter_context(RedisServer()).url
+        return asyncio.run(_e2e(bootstrap, redis_url, records, batch, partitions))

@@ -2,21 +2,25 @@
 
     rater worker                                                 rate the usage topic (settings: streams/settings.py)
     rater bench kernel [--records N] [--batch B] [--clients C]   the Redis kernel vs a trivial script
+    rater demo [--records N] [--json] [--workers W] [--rate R]   the whole pipeline on the embedded stack
+    rater bench e2e [--records N] [--batch B] [--partitions P]   a rating worker vs a pass-through worker
 
-Environment: ``REDIS_URL`` (use that server instead of starting an embedded valkey-server), and for the
-worker the variables listed in streams/settings.py.
+Environment: ``REDIS_URL`` (use that server instead of starting an embedded valkey-server), for the demo
+``KAFKA_BOOTSTRAP`` too (that broker instead of the embedded one), and for the worker the variables listed in
+streams/settings.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
 
 from rater.cli import build_parser
-from streams.bench import kernel_bench
+from streams.bench import e2e_bench, kernel_bench
+from streams.demo import DemoError, DemoOptions, format_report, run_demo
 from streams.worker import main as worker_main
 
 
@@ -26,6 +30,74 @@ def cmd_bench_kernel(args: argparse.Namespace) -> int:
     line["command"] = f"rater bench kernel --records {args.records} --batch {args.batch} --clients {args.clients}"
     sys.stdout.write(orjson.dumps(line).decode() + "\n")
     return 0
+
+
+def cmd_bench_e2e(args: argparse.Namespace) -> int:
+    line: dict[str, object] = {**e2e_bench(args.records, args.batch, args.partitions)}
+    line["command"] = f"rater bench e2e --records {args.records} --batch {args.batch} --partitions {args.partitions}"
+    sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    options = DemoOptions(
+        records=args.records,
+        workers=args.workers,
+        partitions=args.partitions,
+        seed=args.seed,
+        rate=args.rate,
+        timeout=args.timeout,
+        keep=args.keep,
+        progress=not args.quiet,
+    )
+    try:
+        report = run_demo(options)
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.write(orjson.dumps(report).decode() + "\n")
+    else:
+        sys.stdout.write(format_report(report) + "\n")
+    complete = report["rated"] + sum(report["exceptions"].values()) == report["records"]
+    return 0 if report["lost"] == 0 and report["duplicated"] == 0 and complete else 1
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} is not greater than zero")
+        return value
+
+    return parse
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="generate an operator and a usage stream, rate it through Kafka and Redis, report",
+        description="Starts the embedded broker and valkey-server and a worker, produces a generated usage stream on "
+        "the example catalog, and reports records in, rated, exceptions, lost, duplicated, redelivered, "
+        "throughput, latency, charges, tier crossings and balances.  Exit 1 if a record was lost or charged "
+        "twice.",
+        epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (use those servers instead of starting embedded ones; the "
+        "demo clears the keys of its DEMO-* accounts on that Redis).",
+    )
+    demo.add_argument("--records", type=_positive(int), default=100_000, help="usage records (default 100,000)")
+    demo.add_argument("--json", action="store_true", help="print the report as one JSON line")
+    demo.add_argument("--workers", type=_positive(int), default=1, help="worker processes (default 1)")
+    demo.add_argument("--partitions", type=_positive(int), default=4, help="usage topic partitions (default 4)")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the generated operator and usage (default 7)")
+    demo.add_argument(
+        "--rate", type=float, default=0.0, help="pace the producer at R records/s (default 0: as fast as it can)"
+    )
+    demo.add_argument(
+        "--timeout", type=_positive(float), default=60.0, help="give up after T s without a new outcome (default 60)"
+    )
+    demo.add_argument("--keep", action="store_true", help="keep the generated folder (with usage.jsonl) and logs")
+    demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    demo.set_defaults(func=cmd_demo)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -54,6 +126,12 @@ def parser() -> argparse.ArgumentParser:
     kernel.add_argument("--batch", type=int, default=100)
     kernel.add_argument("--clients", type=int, default=8)
     kernel.set_defaults(func=cmd_bench_kernel)
+    e2e = benches.add_parser("e2e", help="a rating worker vs a pass-through worker on the embedded stack, same run")
+    e2e.add_argument("--records", type=int, default=20_000)
+    e2e.add_argument("--batch", type=int, default=200)
+    e2e.add_argument("--partitions", type=int, default=4)
+    e2e.set_defaults(func=cmd_bench_e2e)
+    _add_demo(commands)
     return root
 
 

@@ -1,0 +1,54 @@
+"""The pass-through worker of ``rater bench e2e``: the same Faust settings, batching and sending as the
+rating agent, but it only decodes each record (orjson) and forwards it.  The ratio of the two is what
+rating itself costs on the stack.
+
+Run as ``python -m streams.passthrough`` with the worker's environment (streams/settings.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import faust
+import orjson
+
+from streams.app import RATED, USAGE, Sender
+from streams.settings import Settings
+
+
+def build_passthrough(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=1.0,
+        producer_acks=-1,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+    )
+    usage = app.topic(settings.topic(USAGE), key_type=bytes, value_type=bytes)
+    sender = Sender(settings)
+    out = settings.topic(RATED)
+
+    @app.agent(usage, concurrency=1)
+    async def forward(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            batch = [(out, bytes(event.key or b""), orjson.dumps(orjson.loads(bytes(event.value)))) for event in events]
+            await sender.send_all(batch)
+
+    return app
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    worker = faust.Worker(build_passthrough(settings), loglevel=settings.log_level.upper(), quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
