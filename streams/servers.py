@@ -144,18 +144,36 @@ def _wait_ready(server: RedisProcess, timeout: float = 15.0) -> None:
 
 @dataclass
 class RedisServer:
-    """A single server (context manager)."""
+    """A single server (context manager).  ``durable`` turns on the AOF with ``appendfsync always``, so
+    :meth:`kill` (SIGKILL) and :meth:`restart` lose nothing: for tests of an unavailable store."""
 
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rater-redis-")))
     server: RedisProcess | None = None
+    durable: bool = False
+    port: int = 0
+
+    def _options(self) -> tuple[str, ...]:
+        return ("--appendonly", "yes", "--appendfsync", "always") if self.durable else ()
 
     def start(self) -> RedisServer:
         try:
-            self.server = _spawn(self.directory, free_port())
+            self.port = self.port or free_port()
+            self.server = _spawn(self.directory, self.port, *self._options())
         except BaseException:
             self.stop()
             raise
         return self
+
+    def kill(self) -> None:
+        """SIGKILL the server, keeping its directory (and, when durable, its data)."""
+        if self.server is not None and self.server.process.poll() is None:
+            self.server.process.kill()
+            self.server.process.wait()
+            self.server.log.close()
+
+    def restart(self) -> None:
+        """Start again on the same port from the same directory."""
+        self.server = _spawn(self.directory, self.port, *self._options())
 
     @property
     def url(self) -> str:
