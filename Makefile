@@ -31,10 +31,10 @@ unit: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
-# Rates the demo usage in config/ against the example catalog and subscriptions.
+# The demo: starts the embedded broker and valkey-server and a worker, streams 100,000 generated usage
+# records on the example catalog through them and prints the report (`make demo RECORDS=20000` for less).
 demo: $(STAMP)
-	$(BIN)/rater catalog check config
-	$(BIN)/rater rate config --summary
+	$(BIN)/rater demo $(if $(RECORDS),--records $(RECORDS))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
