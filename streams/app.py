@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,8 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         producer_acks=-1,
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
+        # No Tables are used (infra-notes), but Faust still creates a data folder: keep it out of the cwd.
+        datadir=tempfile.mkdtemp(prefix="rater-faust-"),
     )
     usage = app.topic(settings.topic(USAGE), key_type=bytes, value_type=bytes)
 

@@ -8,6 +8,7 @@ Run as ``python -m streams.passthrough`` with the worker's environment (streams/
 from __future__ import annotations
 
 import sys
+import tempfile
 from typing import Any
 
 import faust
@@ -29,6 +30,8 @@ def build_passthrough(settings: Settings) -> faust.App:
         producer_acks=-1,
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
+        # No Tables are used (infra-notes), but Faust still creates a data folder: keep it out of the cwd.
+        datadir=tempfile.mkdtemp(prefix="rater-faust-"),
     )
     usage = app.topic(settings.topic(USAGE), key_type=bytes, value_type=bytes)
     sender = Sender(settings)
