@@ -21,9 +21,9 @@ import asyncio
 import datetime as dt
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import orjson
@@ -38,6 +38,7 @@ from streams.settings import Settings
 from streams.topics import TopicSpec
 
 log = logging.getLogger("rater.stream")
+T = TypeVar("T")
 
 USAGE = "usage"
 RATED = "rated-charges"
@@ -95,8 +96,11 @@ class Sender:
         await asyncio.gather(*futures)
 
 
-def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
-    app = faust.App(
+def faust_app(settings: Settings) -> faust.App:
+    """The Faust app with the settings every worker of ours uses (infra-notes: short session timeout and
+    heartbeat on this broker; raw keys and values, decoded by our codec; no web server; acks=all; topics
+    created by us, never declared by Faust)."""
+    return faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         key_serializer="raw",
@@ -110,6 +114,10 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         # No Tables are used (infra-notes), but Faust still creates a data folder: keep it out of the cwd.
         datadir=tempfile.mkdtemp(prefix="rater-faust-"),
     )
+
+
+def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
+    app = faust_app(settings)
     usage = app.topic(settings.topic(USAGE), key_type=bytes, value_type=bytes)
 
     sender = Sender(settings)
@@ -176,22 +184,20 @@ async def _rate_all(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[
 
 
 async def _tick_with_retry(pipeline: Pipeline, moment: dt.datetime) -> list[Notification]:
-    delay = 0.1
-    while True:
-        try:
-            return await tick(pipeline.rater, pipeline.store, moment)
-        except RetriableError as exc:
-            log.warning("state store unavailable, retrying the tick in %.1f s: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    return await _retry("the tick", lambda: tick(pipeline.rater, pipeline.store, moment))
 
 
 async def _rate_with_retry(pipeline: Pipeline, items: Sequence[tuple[bytes, str]]) -> list[tuple[str, Outcome]]:
+    return await _retry("the batch", lambda: rate_batch(pipeline.rater, pipeline.store, items))
+
+
+async def _retry(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call`` until it does not raise :class:`RetriableError`, backing off up to 5 s (property 7)."""
     delay = 0.1
     while True:
         try:
-            return await rate_batch(pipeline.rater, pipeline.store, items)
+            return await call()
         except RetriableError as exc:
-            log.warning("state store unavailable, retrying the batch in %.1f s: %s", delay, exc)
+            log.warning("state store unavailable, retrying %s in %.1f s: %s", what, delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from rater.keys import bucket_key, record_key
 from rater.redis_store import RedisStore, connect
 from rater.state import Counter, DrawRequest
-from streams.servers import KafkaBroker, RedisServer
+from streams.servers import KafkaBroker, RedisServer, stop_process
 from streams.topics import TopicSpec, create_topics
 
 BASELINE = "return redis.call('HINCRBY', KEYS[1], 'n', 1)"
@@ -303,12 +303,7 @@ async def _run_phase(
             raise RuntimeError(f"{module}: {len(data) - len(latencies)} records without output")
         return Phase(len(data) / (last - started), latencies)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_process(worker, timeout=30)
         log.close()
 
 

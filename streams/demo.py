@@ -67,7 +67,7 @@ from streams.demo_data import (
     load_demo,
     write_folder,
 )
-from streams.servers import KafkaBroker, RedisServer
+from streams.servers import KafkaBroker, RedisServer, stop_process
 from streams.topics import TopicSpec, create_topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -283,11 +283,7 @@ class Workers:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process, log in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=30)  # already signalled above: all stop in parallel
             log.close()
 
     def logs_tail(self) -> str:

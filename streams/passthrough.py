@@ -8,31 +8,17 @@ Run as ``python -m streams.passthrough`` with the worker's environment (streams/
 from __future__ import annotations
 
 import sys
-import tempfile
 from typing import Any
 
 import faust
 import orjson
 
-from streams.app import RATED, USAGE, Sender
+from streams.app import RATED, USAGE, Sender, faust_app
 from streams.settings import Settings
 
 
 def build_passthrough(settings: Settings) -> faust.App:
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        key_serializer="raw",
-        value_serializer="raw",
-        web_enabled=False,
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=1.0,
-        producer_acks=-1,
-        topic_allow_declare=False,
-        consumer_auto_offset_reset="earliest",
-        # No Tables are used (infra-notes), but Faust still creates a data folder: keep it out of the cwd.
-        datadir=tempfile.mkdtemp(prefix="rater-faust-"),
-    )
+    app = faust_app(settings)
     usage = app.topic(settings.topic(USAGE), key_type=bytes, value_type=bytes)
     sender = Sender(settings)
     out = settings.topic(RATED)
