@@ -146,13 +146,25 @@ async def _produce(bootstrap: str, topic: str, usage: Path, start: int, upto: in
     try:
         lines = [line for line in usage.read_bytes().splitlines() if line.strip()]
         for line in lines[start:upto]:
-            key = str(orjson.loads(line).get("usage_identifier", "")).encode()
-            await producer.send(topic, key=key, value=line)
+            await producer.send(topic, key=usage_key(line), value=line)
             count += 1
         await producer.flush()
     finally:
         await producer.stop()
     return count
+
+
+def usage_key(line: bytes) -> bytes | None:
+    """The message key of a usage line: its usage identifier (none for malformed input)."""
+    try:
+        return str(orjson.loads(line).get("usage_identifier") or "").encode() or None
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+
+
+def produce_file(bootstrap: str, topic: str, usage: Path) -> int:
+    """Produce every non-blank line of a usage file; return how many."""
+    return asyncio.run(_produce(bootstrap, topic, usage, 0, None))
 
 
 class Collector:

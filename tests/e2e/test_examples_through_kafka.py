@@ -14,17 +14,15 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 import redis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rater.events import RatedCharge, RatingExceptionEvent
 from rater.offline import rate_folder
 from streams.app import EXCEPTIONS, RATED
 from streams.topics import TopicSpec, create_topics
+from tests.e2e._stream import Collector, produce_file
 
 pytestmark = pytest.mark.e2e
 
@@ -37,46 +35,6 @@ FOLDERS = sorted(
 )
 """Every example folder but the cancellation ones (a cancellation is a provisioning change, not a usage
 message).  Tick control lines travel on the usage topic and run in their place in the stream."""
-
-
-async def _produce(bootstrap: str, topic: str, folder: Path) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    count = 0
-    try:
-        for line in (folder / "usage.jsonl").read_bytes().splitlines():
-            if not line.strip():
-                continue
-            try:
-                key = str(orjson.loads(line).get("usage_identifier") or "").encode()
-            except (orjson.JSONDecodeError, AttributeError):
-                key = b""
-            await producer.send(topic, key=key or None, value=line)
-            count += 1
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return count
-
-
-async def _collect(bootstrap: str, topics: list[str], expected: int, timeout: float) -> dict[str, list[dict[str, Any]]]:
-    consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    seen: dict[str, list[dict[str, Any]]] = {}
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    try:
-        while len(seen) < expected and loop.time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    body = orjson.loads(record.value or b"{}")
-                    seen.setdefault(body["record_id"], []).append(body)
-    finally:
-        await consumer.stop()
-    return seen
 
 
 @pytest.mark.parametrize("name", FOLDERS)
@@ -107,13 +65,13 @@ def test_example_through_kafka_equals_offline(
         TopicSpec(f"{prefix}{topic}", 1) for topic in ("usage", RATED, "tier-crossings", "notifications", EXCEPTIONS)
     ]
     asyncio.run(create_topics(kafka_bootstrap, specs))
-    produced = asyncio.run(_produce(kafka_bootstrap, f"{prefix}usage", folder))
+    produced = produce_file(kafka_bootstrap, f"{prefix}usage", folder / "usage.jsonl")
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
         [sys.executable, "-m", "streams.worker"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        seen = asyncio.run(_collect(kafka_bootstrap, [f"{prefix}{RATED}", f"{prefix}{EXCEPTIONS}"], len(expected), 90))
+        seen = Collector(kafka_bootstrap, [f"{prefix}{RATED}", f"{prefix}{EXCEPTIONS}"]).collect(len(expected), 90)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

@@ -15,22 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from rater.redis_store import RedisStore, connect
 from streams.app import EXCEPTIONS, RATED
 from streams.servers import RedisServer
 from tests.e2e._stream import Collector, Stream, independent_accounts
-from tests.e2e.test_effectively_once import _offline
+from tests.e2e.test_effectively_once import _offline, _redis_balances
 
 pytestmark = pytest.mark.e2e
-
-
-async def _balances(url: str, keys: list[str]) -> dict[str, dict[str, int]]:
-    client = connect(url)
-    try:
-        store = RedisStore(client)
-        return {key: await store.fields(key) for key in keys}
-    finally:
-        await client.aclose()
 
 
 def test_worker_waits_out_a_store_outage(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -56,7 +46,7 @@ def test_worker_waits_out_a_store_outage(kafka_bootstrap: str, tmp_path: Path) -
         assert stuck < 4000, "nothing can be rated while the store is down"
         server.restart()
         seen = collector.collect(4000, 120)
-        balances = asyncio.run(_balances(server.url, list(offline_balances)))
+        balances = asyncio.run(_redis_balances(server.url, list(offline_balances)))
     finally:
         stream.stop_workers()
         server.stop()
