@@ -4,6 +4,7 @@
     rater bench kernel [--records N] [--batch B] [--clients C]   the Redis kernel vs a trivial script
     rater demo [--records N] [--json] [--workers W] [--rate R]   the whole pipeline on the embedded stack
     rater bench e2e [--records N] [--batch B] [--partitions P]   a rating worker vs a pass-through worker
+    rater api                                                    the HTTP API (settings: streams/settings.py)
 
 Environment: ``REDIS_URL`` (use that server instead of starting an embedded valkey-server), for the demo
 ``KAFKA_BOOTSTRAP`` too (that broker instead of the embedded one), and for the worker the variables listed in
@@ -19,8 +20,10 @@ from collections.abc import Callable, Sequence
 import orjson
 
 from rater.cli import build_parser
+from streams.api.app import run_api
 from streams.bench import e2e_bench, kernel_bench
 from streams.demo import DemoError, DemoOptions, format_report, run_demo
+from streams.settings import Settings, SettingsError
 from streams.worker import main as worker_main
 
 
@@ -104,6 +107,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return worker_main()
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return run_api(settings)
+
+
 def parser() -> argparse.ArgumentParser:
     root = build_parser()
     commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
@@ -115,6 +127,13 @@ def parser() -> argparse.ArgumentParser:
         "RATER_RESULT_TTL, RATER_SESSION_TIMEOUT, RATER_LOG_LEVEL (see streams/settings.py).",
     )
     worker.set_defaults(func=cmd_worker)
+    api = commands.add_parser(
+        "api",
+        help="serve the HTTP API: balances, provisioning, rating exceptions",
+        epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (required); RATER_CONFIG, RATER_API_HOST, RATER_API_PORT, "
+        "RATER_OPERATOR_TOKEN, RATER_ACCOUNT_TOKENS, RATER_LOG_LEVEL (see streams/settings.py).",
+    )
+    api.set_defaults(func=cmd_api)
     bench = commands.add_parser(
         "bench",
         help="benchmarks; each prints one JSON line",

@@ -16,6 +16,10 @@
 | ``RATER_SESSION_TIMEOUT`` | ``8`` | consumer-group session timeout, seconds |
 | ``RATER_TICK_INTERVAL`` | ``60`` | seconds between time-driven rule runs (activation by time); 0: off |
 | ``RATER_LOG_LEVEL`` | ``warning`` | worker log level |
+| ``RATER_API_HOST`` | ``127.0.0.1`` | address ``rater api`` listens on (``0.0.0.0`` in a container) |
+| ``RATER_API_PORT`` | ``8080`` | port of ``rater api`` |
+| ``RATER_OPERATOR_TOKEN`` | (none) | bearer token that sees and changes everything (secret) |
+| ``RATER_ACCOUNT_TOKENS`` | (none) | ``token=ACCOUNT,...``: tokens that see one account and its children (secret) |
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ class Settings:
     session_timeout: float = 8.0
     tick_interval: float = 60.0
     log_level: str = "warning"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    operator_token: str | None = field(default=None, repr=False)
+    account_tokens: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         masked = re.sub(r"//[^@/]*@", "//***@", self.redis_url)
@@ -95,6 +103,10 @@ class Settings:
             session_timeout=float(number("RATER_SESSION_TIMEOUT", 8.0, float)),
             tick_interval=_non_negative(source.get("RATER_TICK_INTERVAL", ""), 60.0),
             log_level=source.get("RATER_LOG_LEVEL", "warning"),
+            api_host=source.get("RATER_API_HOST", "127.0.0.1"),
+            api_port=int(number("RATER_API_PORT", 8080, int)),
+            operator_token=source.get("RATER_OPERATOR_TOKEN") or None,
+            account_tokens=source.get("RATER_ACCOUNT_TOKENS") or None,
         )
 
 

@@ -1,0 +1,33 @@
+"""JSON errors: every failure the API returns is ``{"error": {"code": ..., "message": ...}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+def api_error(status: int, code: str, message: str, **details: Any) -> web.HTTPException:
+    """An aiohttp HTTP exception with the API's JSON error body (raise it from a handler)."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    error_class = _BY_STATUS.get(status, web.HTTPInternalServerError)
+    return error_class(text=orjson.dumps({"error": body}).decode(), content_type="application/json")
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON response encoded with the project's codec (orjson: exact decimals are sent as strings)."""
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+_BY_STATUS: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    401: web.HTTPUnauthorized,
+    403: web.HTTPForbidden,
+    404: web.HTTPNotFound,
+    409: web.HTTPConflict,
+    422: web.HTTPUnprocessableEntity,
+    503: web.HTTPServiceUnavailable,
+}
