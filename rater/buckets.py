@@ -707,6 +707,72 @@ class Resolver:
         counter = Counter(key=activation_key(root, package.id), period=0, observe=True)
         return Activation(instance, package, threshold, due, counter)
 
+    # -- the read side: balances (rater/balances.py) -------------------------------------------------------
+
+    def account_instances(self, account_id: str) -> list[Instance]:
+        """The account's account-level instances (level 2): attached ones and shared allotments (Q5)."""
+        return list(self._account_level.get(account_id, ()))
+
+    def share_instances(self, account_id: str) -> list[Instance]:
+        """The share-plan bucket instances held by the account, in tie-break order (R12)."""
+        return list(self._share_level.get(account_id, ()))
+
+    def share_holders(self, account: Account) -> list[Account]:
+        """Accounts whose share plans may serve ``account`` (R57)."""
+        return self._holders(account)
+
+    def participant_of(self, plan: SharePlan, owner: ServiceContext) -> tuple[str, str] | None:
+        """(catalog participant id, participant instance id) of ``owner`` in ``plan`` (R55), or ``None``."""
+        return self._participant_of(plan, owner)
+
+    def share_scope(self, instance: Instance) -> list[Account]:
+        """Accounts whose services take part in a share-plan instance's plan (R57)."""
+        assert instance.share_plan is not None
+        return self._scope(instance, instance.share_plan)
+
+    def allotment(
+        self,
+        instance: Instance,
+        period: Period,
+        day: dt.date,
+        activated: Callable[[str, str], bool] = lambda root, package: False,
+    ) -> tuple[Tiers, Counter]:
+        """The tiers of ``instance`` in ``period`` seen on ``day`` and its store counter (no participant),
+        exactly as :meth:`resolve` builds them for a record of that day: proration (R40, R41), share-plan
+        pool sizes (R59, R60, R64), rollover options (R36).  ``activated`` is the billing-activation state
+        contributions depend on (R53)."""
+        root = self._roots[instance.holder]
+        bucket = instance.bucket
+        if isinstance(bucket, SharePlanBucket):
+            self._activated = activated
+            tiers = self._share_tiers(instance, bucket, period, day)
+            full = self._share_tiers(instance, bucket, period, day, prorated=False)
+            return tiers, self._with_counter(instance, period, tiers, root, full=full).counter
+        tiers = self.tiers(bucket, self._prorated(instance, period))
+        return tiers, self._with_counter(instance, period, tiers, root).counter
+
+    def allotment_key(self, instance: Instance) -> str:
+        """The store key of an instance's counters (:func:`rater.keys.bucket_key` under its root's tag)."""
+        return bucket_key(self._roots[instance.holder], instance.id)
+
+    def participation_limit(self, instance: Instance, participant: str) -> int | None:
+        """A catalog participant's participation limit on a share-plan bucket in base units (R61);
+        ``None`` when it has none (then the store keeps no per-participant count)."""
+        bucket = instance.bucket
+        assert isinstance(bucket, SharePlanBucket)
+        for entry in bucket.participants:
+            if entry.participant == participant and entry.participation_limit is not None:
+                unit_type = self.catalog.bucket_unit_type(bucket)
+                return parse_quantity(entry.participation_limit, unit_type, binary=bucket.binary_data_units)
+        return None
+
+    def serves(self, instance: Instance, participant: str) -> bool:
+        """True when a share-plan bucket serves this catalog participant: it lists none, or lists it (R61)."""
+        bucket = instance.bucket
+        assert isinstance(bucket, SharePlanBucket)
+        entries = {entry.participant for entry in bucket.participants}
+        return not entries or participant in entries
+
 
 def _account_start(account: Account) -> dt.date:
     starts = [package.effective for package in account.packages]

@@ -185,3 +185,30 @@ class RedisStore:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+#: Reads many counter hashes in one atomic step (balances).  A script runs between two kernel calls, never
+#: inside one, so a view never shows a half-applied record; every key carries one sharing root's hash tag,
+#: so on a cluster the script runs on the one node holding them.  ``no-writes``: it may run on a replica.
+READ_HASHES = """#!lua flags=no-writes
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HGETALL', key)
+end
+return out
+"""
+
+
+async def read_hashes(client: Client, keys: Sequence[str]) -> dict[str, dict[str, int]]:
+    """The integer fields of every hash in ``keys`` (all under one hash tag), read atomically; a key that
+    does not exist maps to ``{}``.  Connection failures are :class:`~rater.errors.RetriableError`."""
+    if not keys:
+        return {}
+    try:
+        replies = await client.eval(READ_HASHES, len(keys), *keys)
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ClusterDownError) as exc:
+        raise RetriableError(f"state store unavailable: {exc}") from exc
+    out: dict[str, dict[str, int]] = {}
+    for key, flat in zip(keys, replies, strict=True):
+        out[key] = {_text(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+    return out

@@ -29,7 +29,7 @@ Quantities are integers in base units (money: micro-units).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -206,6 +206,12 @@ def _open_period(state: dict[str, int], counter: Counter) -> int:
             if int(name.split(":")[1]) < period - counter.retain:
                 del state[name]
     return carry
+
+
+def pending_carry(fields: Mapping[str, int], counter: Counter) -> int:
+    """The rollover carry of ``counter.period``: the stored one, or the one its first draw would fix (R36),
+    computed by the store's own rule on a copy of ``fields`` (the read side must not change state)."""
+    return _open_period(dict(fields), counter)
 
 
 @dataclass(frozen=True, slots=True)
