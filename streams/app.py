@@ -34,6 +34,7 @@ from rater.engine import Rater
 from rater.errors import RetriableError
 from rater.events import Notification, Outcome, RatedCharge
 from rater.redis_store import RedisStore
+from streams import metrics
 from streams.settings import Settings
 from streams.topics import TopicSpec
 
@@ -143,6 +144,7 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
                 out += [_notification(note) for note in await _tick_with_retry(pipeline, moment)]
             out += await _rate_all(pipeline, pending)
             await publish(out)
+            metrics.observe_events(events, app.consumer)  # metrics: batch size, end-to-end latency, lag
 
     if settings.tick_interval > 0:
 
@@ -176,11 +178,9 @@ def _notification(note: Notification) -> tuple[str, bytes, bytes]:
 async def _rate_all(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[tuple[str, bytes, bytes]]:
     if not items:
         return []
-    return [
-        message
-        for record_id, outcome in await _rate_with_retry(pipeline, items)
-        for message in messages(outcome, record_id)
-    ]
+    rated = await _rate_with_retry(pipeline, items)
+    metrics.observe_outcomes(outcome for _, outcome in rated)  # metrics: rated, exceptions by type
+    return [message for record_id, outcome in rated for message in messages(outcome, record_id)]
 
 
 async def _tick_with_retry(pipeline: Pipeline, moment: dt.datetime) -> list[Notification]:

@@ -20,6 +20,7 @@
 | ``RATER_API_PORT`` | ``8080`` | port of ``rater api`` |
 | ``RATER_OPERATOR_TOKEN`` | (none) | bearer token that sees and changes everything (secret) |
 | ``RATER_ACCOUNT_TOKENS`` | (none) | ``token=ACCOUNT,...``: tokens that see one account and its children (secret) |
+| ``RATER_METRICS_PORT`` | ``0`` | worker's Prometheus ``/metrics`` port; 0: off (``rater api``: at ``/metrics``) |
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Settings:
     api_port: int = 8080
     operator_token: str | None = field(default=None, repr=False)
     account_tokens: str | None = field(default=None, repr=False)
+    metrics_port: int = 0
 
     def __repr__(self) -> str:
         masked = re.sub(r"//[^@/]*@", "//***@", self.redis_url)
@@ -107,6 +109,7 @@ class Settings:
             api_port=int(number("RATER_API_PORT", 8080, int)),
             operator_token=source.get("RATER_OPERATOR_TOKEN") or None,
             account_tokens=source.get("RATER_ACCOUNT_TOKENS") or None,
+            metrics_port=_port(source.get("RATER_METRICS_PORT", "")),
         )
 
 
@@ -119,4 +122,17 @@ def _non_negative(text: str, default: float) -> float:
         raise SettingsError(f"RATER_TICK_INTERVAL={text!r} is not a number") from exc
     if value < 0:
         raise SettingsError("RATER_TICK_INTERVAL must be zero or more")
+    return value
+
+
+def _port(text: str) -> int:
+    """``RATER_METRICS_PORT``: 0 (off) or a TCP port."""
+    if not text.strip():
+        return 0
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise SettingsError(f"RATER_METRICS_PORT={text!r} is not a port number") from exc
+    if not 0 <= value <= 65535:
+        raise SettingsError("RATER_METRICS_PORT must be 0 (off) or a port from 1 to 65535")
     return value

@@ -16,8 +16,10 @@ import faust
 from rater.engine import Rater
 from rater.issues import ValidationFailed
 from rater.offline import load_folder
-from rater.redis_store import RedisStore, connect
+from rater.redis_store import connect
+from streams import metrics
 from streams.app import Pipeline, build_app, topic_specs
+from streams.metrics import TimedRedisStore
 from streams.settings import Settings, SettingsError
 from streams.topics import create_topics
 
@@ -30,7 +32,8 @@ def run_worker(settings: Settings) -> int:
             print(issue, file=sys.stderr)
         return 1
     asyncio.run(create_topics(settings.kafka_bootstrap, topic_specs(settings)))
-    store = RedisStore(connect(settings.redis_url), result_ttl=settings.result_ttl)
+    store = TimedRedisStore(connect(settings.redis_url), result_ttl=settings.result_ttl)
+    metrics.serve(settings.metrics_port)  # Prometheus /metrics on RATER_METRICS_PORT (0: off)
     pipeline = Pipeline(Rater(catalog, subscriptions), store, settings)
     app = build_app(settings, pipeline)
     logging.basicConfig(level=settings.log_level.upper())
