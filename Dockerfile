@@ -22,6 +22,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY rater/ rater/
 COPY streams/ streams/
+COPY docs/openapi.yaml docs/openapi.yaml
 RUN /opt/rater/bin/pip install .
 
 # ---- runtime -------------------------------------------------------------------------------------------

@@ -175,7 +175,7 @@ class BalanceView:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.subject,
-            "at": self.at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "at": _utc(self.at),
             "day": self.day.isoformat(),
             "buckets": [bucket.to_dict() for bucket in self.buckets],
         }
@@ -251,7 +251,10 @@ class Balances:
         """
         if moment.tzinfo is None:
             raise ValueError("the moment needs a time zone")
-        day = moment.astimezone(self.subscriptions.zone(selection.zone_account)).date()
+        try:
+            day = moment.astimezone(self.subscriptions.zone(selection.zone_account)).date()
+        except OverflowError:  # within hours of year 1 or 9999: the day as written
+            day = moment.date()
         root = selection.root
 
         def activated(scope_root: str, account_package: str) -> bool:
@@ -270,10 +273,13 @@ class Balances:
         self, entry: _Entry, fields: Fields, day: dt.date, activated: Callable[[str, str], bool]
     ) -> BucketBalance | None:
         instance = entry.instance
-        period = instance.period(self.catalog, day)
-        if period is None:
+        try:
+            period = instance.period(self.catalog, day)
+            if period is None:
+                return None
+            tiers, counter = self.resolver.allotment(instance, period, day, activated)
+        except (OverflowError, ValueError):  # the period would end after year 9999: no calendar holds it
             return None
-        tiers, counter = self.resolver.allotment(instance, period, day, activated)
         state = fields.get(counter.key, {})
         carry = pending_carry(state, counter)
         used = state.get(f"c:{period.index}", 0)
@@ -402,3 +408,11 @@ class Balances:
                 if any(self.resolver.root(instance.holder) == root for instance, _ in pairs)
             }
         return Selection(kind, subject, root, zone_account, tuple(entries), tuple(sorted(keys)))
+
+
+def _utc(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``; as given when UTC would leave the calendar (years 1 and 9999)."""
+    try:
+        return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:
+        return moment.isoformat()

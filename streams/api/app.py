@@ -6,8 +6,10 @@ Paths under :data:`PUBLIC` need no token (health and the OpenAPI document); ever
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -17,6 +19,7 @@ from rater.issues import ValidationFailed
 from rater.offline import load_folder
 from rater.redis_store import connect
 from rater.subscriptions import Subscriptions
+from streams import metrics
 from streams.api import balances, exceptions, provisioning
 from streams.api.auth import PRINCIPAL, Tokens, authenticate
 from streams.api.context import CONTEXT, ApiContext
@@ -26,7 +29,10 @@ from streams.settings import Settings
 log = logging.getLogger("rater.api")
 
 #: Paths served without a token.
-PUBLIC = frozenset({"/health", "/openapi.yaml"})
+PUBLIC = frozenset({"/health", "/openapi.yaml", "/metrics"})
+
+#: The OpenAPI document (docs/openapi.yaml; packaged as streams/api/openapi.yaml, a link to it).
+OPENAPI = importlib.resources.files("streams.api").joinpath("openapi.yaml")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -39,7 +45,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
-        raise api_error(exc.status, _code(exc.status), exc.reason) from exc
+        raise api_error(exc.status, _code(exc.status), exc.reason, headers=_kept(exc)) from exc
     except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise api_error(500, "internal", "internal error") from exc
@@ -52,17 +58,53 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
+@web.middleware
+async def timed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``rater_api_request_seconds`` by route template (not the raw path: ids would explode the labels)."""
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        metrics.observe_api(route, status, time.perf_counter() - start)
+
+
 async def health(_: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+async def openapi(_: web.Request) -> web.Response:
+    return web.Response(body=OPENAPI.read_bytes(), content_type="application/yaml")
+
+
+async def prometheus(_: web.Request) -> web.Response:
+    body, content_type = metrics.exposition()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
 def build_api(context: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[json_errors, bearer_auth])
+    app = web.Application(middlewares=[timed, json_errors, bearer_auth])
     app[CONTEXT] = context
     app.router.add_get("/health", health)
+    app.router.add_get("/openapi.yaml", openapi)
+    app.router.add_get("/metrics", prometheus)
     for module in (balances, provisioning, exceptions):
         app.add_routes(module.routes)
     return app
+
+
+def _kept(exc: web.HTTPException) -> dict[str, str]:
+    """Headers of aiohttp's own errors worth keeping on the JSON error (``Allow`` of a ``405``)."""
+    return {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
 
 
 def _code(status: int) -> str:

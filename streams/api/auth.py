@@ -24,6 +24,9 @@ from aiohttp import web
 from rater.subscriptions import Subscriptions
 from streams.api.errors import api_error
 
+#: The challenge a ``401`` carries (RFC 6750).
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="rater"'}
+
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("rater_principal", object)  # type: ignore[arg-type]
 
 
@@ -82,10 +85,12 @@ def authenticate(request: web.Request, tokens: Tokens) -> Principal:
     """The request's principal, or a ``401`` error."""
     token = bearer(request)
     if token is None:
-        raise api_error(401, "unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
+        raise api_error(
+            401, "unauthorized", "a bearer token is required (Authorization: Bearer <token>)", headers=CHALLENGE
+        )
     principal = tokens.principal(token)
     if principal is None:
-        raise api_error(401, "unauthorized", "the bearer token is not valid")
+        raise api_error(401, "unauthorized", "the bearer token is not valid", headers=CHALLENGE)
     return principal
 
 

@@ -10,6 +10,7 @@ never sees half of a record's draw.  An unreachable store is ``503``, retried by
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from aiohttp import web
 
@@ -18,6 +19,7 @@ from rater.catalog import Catalog
 from rater.errors import RetriableError
 from rater.redis_store import read_hashes
 from rater.subscriptions import Subscriptions
+from streams import metrics
 from streams.api.auth import principal_of, require_account
 from streams.api.context import ApiContext, context
 from streams.api.errors import api_error, json_response
@@ -39,23 +41,33 @@ def balances_for(ctx: ApiContext, catalog: Catalog, subscriptions: Subscriptions
 
 def parse_moment(text: str | None, now: dt.datetime | None = None) -> dt.datetime:
     """``?at=``: an ISO 8601 time with a UTC offset (``2026-03-15T12:00:00Z``); default now."""
-    if text is None or text == "":
+    if text is None:
         return now if now is not None else dt.datetime.now(dt.UTC)
+    malformed = api_error(
+        400, "bad_request", "at must be an ISO 8601 time with a UTC offset, e.g. 2026-03-15T12:00:00Z"
+    )
     try:
-        moment = dt.datetime.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(text.upper())  # RFC 3339 allows a lowercase t and z
+        if moment.tzinfo is None:
+            raise malformed
     except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise api_error(400, "bad_request", "at must be an ISO 8601 time with a UTC offset, e.g. 2026-03-15T12:00:00Z")
+        raise malformed from None
     return moment
 
 
 async def _respond(request: web.Request, balances: Balances, selection: Selection) -> web.Response:
+    unknown = sorted(set(request.query) - {"at"})
+    if unknown:  # a misspelt ?at= would otherwise silently show now
+        raise api_error(400, "bad_request", f"unknown query parameter {unknown[0]!r}; balances take only at")
+    if len(request.query.getall("at", [])) > 1:
+        raise api_error(400, "bad_request", "at is given more than once")
     moment = parse_moment(request.query.get("at"))
+    start = time.perf_counter()
     try:
         fields = await read_hashes(context(request).redis, selection.keys)
     except RetriableError as exc:
         raise api_error(503, "store_unavailable", "the balance store is unavailable, retry later") from exc
+    metrics.observe_redis("read", time.perf_counter() - start)
     return json_response(balances.view(selection, fields, moment).to_dict())
 
 

@@ -8,13 +8,25 @@ import orjson
 from aiohttp import web
 
 
-def api_error(status: int, code: str, message: str, **details: Any) -> web.HTTPException:
+def api_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any
+) -> web.HTTPException:
     """An aiohttp HTTP exception with the API's JSON error body (raise it from a handler)."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
     error_class = _BY_STATUS.get(status, web.HTTPInternalServerError)
-    return error_class(text=orjson.dumps({"error": body}).decode(), content_type="application/json")
+    if error_class is web.HTTPMethodNotAllowed:
+        allowed = (headers or {}).get("Allow", "")
+        return web.HTTPMethodNotAllowed(
+            "",
+            [m for m in allowed.split(",") if m],
+            text=orjson.dumps({"error": body}).decode(),
+            content_type="application/json",
+        )
+    error = error_class(text=orjson.dumps({"error": body}).decode(), content_type="application/json")
+    error.headers.update(headers or {})
+    return error
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -27,6 +39,7 @@ _BY_STATUS: dict[int, type[web.HTTPException]] = {
     401: web.HTTPUnauthorized,
     403: web.HTTPForbidden,
     404: web.HTTPNotFound,
+    405: web.HTTPMethodNotAllowed,
     409: web.HTTPConflict,
     422: web.HTTPUnprocessableEntity,
     503: web.HTTPServiceUnavailable,

@@ -154,3 +154,25 @@ async def test_unknown_subjects_are_404_for_the_operator(http: Client) -> None:
 async def test_bad_moment_is_400(http: Client, at: str) -> None:
     body = await _get(http, f"/v1/accounts/P/balances?at={at}", status=400)
     assert body["error"]["code"] == "bad_request"
+
+
+async def test_metrics_are_public_and_count_balance_reads(http: Client) -> None:
+    await _get(http, "/v1/accounts/P/balances?at=2026-03-31T12:00:00Z")
+    response = await http.get("/metrics")
+    assert response.status == 200
+    text = await response.text()
+    assert 'rater_redis_seconds_count{operation="read"}' in text
+    assert 'rater_api_request_seconds_count{route="/v1/accounts/{account}/balances",status="200"}' in text
+
+
+async def test_openapi_document_is_served_without_a_token(http: Client) -> None:
+    response = await http.get("/openapi.yaml")
+    assert response.status == 200
+    assert (await response.text()).startswith("openapi: 3.0.3")
+
+
+async def test_wrong_method_is_405_json_with_allow(http: Client) -> None:
+    response = await http.post("/v1/accounts/P/balances", headers=_auth(OPERATOR))
+    assert response.status == 405
+    assert "GET" in response.headers["Allow"]
+    assert (await response.json())["error"]["code"] == "method_not_allowed"
