@@ -20,7 +20,7 @@ from rater.offline import load_folder
 from rater.redis_store import connect
 from rater.subscriptions import Subscriptions
 from streams import metrics
-from streams.api import balances, exceptions, provisioning
+from streams.api import balances, crossings, exceptions, provisioning
 from streams.api.auth import PRINCIPAL, Tokens, authenticate
 from streams.api.context import CONTEXT, ApiContext
 from streams.api.errors import api_error, json_response
@@ -97,8 +97,9 @@ def build_api(context: ApiContext) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.yaml", openapi)
     app.router.add_get("/metrics", prometheus)
-    for module in (balances, provisioning, exceptions):
+    for module in (balances, crossings, provisioning, exceptions):
         app.add_routes(module.routes)
+    app.cleanup_ctx.append(crossings.crossing_feed)
     return app
 
 

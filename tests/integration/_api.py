@@ -34,10 +34,15 @@ async def rate_folder_into(client: Redis, folder: Path) -> tuple[Catalog, Subscr
 
 
 def api_context(
-    redis_url: str, client: Redis, catalog: Catalog, subscriptions: Subscriptions, kafka: str = "127.0.0.1:1"
+    redis_url: str,
+    client: Redis,
+    catalog: Catalog,
+    subscriptions: Subscriptions,
+    kafka: str = "127.0.0.1:1",
+    topic_prefix: str = "",
 ) -> ApiContext:
     async def config() -> tuple[Catalog, Subscriptions]:
         return catalog, subscriptions
 
-    settings = Settings(kafka, redis_url, config=E20, tick_interval=0)
+    settings = Settings(kafka, redis_url, config=E20, tick_interval=0, topic_prefix=topic_prefix)
     return ApiContext(settings, client, Tokens.parse(OPERATOR, TOKENS), config)
