@@ -5,6 +5,8 @@
     rater demo [--records N] [--json] [--workers W] [--rate R]   the whole pipeline on the embedded stack
     rater bench e2e [--records N] [--batch B] [--partitions P]   a rating worker vs a pass-through worker
     rater api                                                    the HTTP API (settings: streams/settings.py)
+    rater balances ACCOUNT | --service ID | --share-plan ACCOUNT/PLAN [--at TIME] [--json]
+                                                                 balances read from Redis (REDIS_URL, RATER_CONFIG)
 
 Environment: ``REDIS_URL`` (use that server instead of starting an embedded valkey-server), for the demo
 ``KAFKA_BOOTSTRAP`` too (that broker instead of the embedded one), and for the worker the variables listed in
@@ -14,12 +16,22 @@ streams/settings.py.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import orjson
 
+from rater.balances import Balances, UnknownSubject
 from rater.cli import build_parser
+from rater.errors import RetriableError
+from rater.issues import ValidationFailed
+from rater.offline import load_folder
+from rater.redis_store import connect, read_hashes
 from streams.api.app import run_api
 from streams.bench import e2e_bench, kernel_bench
 from streams.demo import DemoError, DemoOptions, format_report, run_demo
@@ -116,6 +128,120 @@ def cmd_api(args: argparse.Namespace) -> int:
     return run_api(settings)
 
 
+# --- rater balances -------------------------------------------------------------------------------------
+
+
+def cmd_balances(args: argparse.Namespace) -> int:
+    """Balances read straight from the state store with the API's pure function (rater.balances)."""
+    redis_url = os.environ.get("REDIS_URL", "").strip()
+    if not redis_url:
+        print("error: REDIS_URL is required (the state store the workers draw down)", file=sys.stderr)
+        return 2
+    moment = dt.datetime.now(dt.UTC) if args.at is None else _aware(args.at)
+    if moment is None:
+        print(f"error: --at {args.at!r} is not an ISO 8601 time with a UTC offset", file=sys.stderr)
+        return 2
+    try:
+        catalog, subscriptions = load_folder(Path(os.environ.get("RATER_CONFIG", "config")))
+    except ValidationFailed as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return 1
+    balances = Balances(catalog, subscriptions)
+    try:
+        if args.service is not None:
+            selection = balances.service(args.service)
+        elif args.share_plan is not None:
+            holder, _, plan = args.share_plan.partition("/")
+            selection = balances.share_plan(holder, plan)
+        else:
+            selection = balances.account(args.account)
+    except UnknownSubject as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+
+    async def read() -> dict[str, dict[str, int]]:
+        client = connect(redis_url)
+        try:
+            return await read_hashes(client, selection.keys)
+        finally:
+            await client.aclose()
+
+    try:
+        fields = asyncio.run(read())
+    except RetriableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    view = balances.view(selection, fields, moment).to_dict()
+    sys.stdout.write((orjson.dumps(view).decode() if args.json else format_balances(view)) + "\n")
+    return 0
+
+
+def _aware(text: str) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def format_balances(view: dict[str, Any]) -> str:
+    """A balance view as a table: one line per bucket, share-plan participants below their pool."""
+    subject = " ".join(f"{name} {view[name]}" for name in ("account", "account_service", "share_plan") if name in view)
+    lines = [f"{subject} at {view['at']} (day {view['day']})"]
+    if not view["buckets"]:
+        return "\n".join([*lines, "  no bucket is active on that day"])
+    rows = [("bucket instance", "level", "period", "used", "allowance", "remaining", "tier", "unit")]
+
+    def number(value: int | None) -> str:
+        return "unlimited" if value is None else f"{value:,}"
+
+    for bucket in view["buckets"]:
+        period = f"{bucket['period_start']}..{bucket['period_end'] or ''}"
+        tier = f"{bucket['tier']}" + (f" r{bucket['repeat']}" if bucket["repeat"] else "")
+        rows.append(
+            (
+                bucket["bucket_instance"],
+                bucket["level"],
+                period,
+                f"{bucket['used']:,}",
+                number(bucket["allowance"]),
+                number(bucket["remaining"]),
+                tier,
+                bucket["unit"],
+            )
+        )
+        mine = bucket.get("participation")
+        for participant in [mine] if mine else bucket.get("participants", []):
+            used = "-" if participant["used"] is None else f"{participant['used']:,}"
+            rows.append(
+                (f"  participant {participant['participant']}", "", "", used, number(participant["limit"]), "", "", "")
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines += [
+        "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _add_balances(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "balances",
+        help="show balances read from Redis: an account, an account-service or a share plan",
+        description="Each bucket in the period containing --at (default now): used, allowance, remaining, tier; "
+        "share-plan pools with each participant's use and limit.  The same numbers as the balance API.",
+        epilog="Environment: REDIS_URL (required: the state store), RATER_CONFIG (the catalog and subscriptions "
+        "folder, default config).",
+    )
+    which = command.add_mutually_exclusive_group(required=True)
+    which.add_argument("account", nargs="?", help="an account: the buckets it holds")
+    which.add_argument("--service", metavar="ID", help="an account-service: everything it may draw from")
+    which.add_argument("--share-plan", metavar="ACCOUNT/PLAN", help="a share plan held by ACCOUNT: its pools")
+    command.add_argument("--at", metavar="TIME", help="ISO 8601 time with a UTC offset (default now)")
+    command.add_argument("--json", action="store_true", help="print the view as one JSON line (the API's body)")
+    command.set_defaults(func=cmd_balances)
+
+
 def parser() -> argparse.ArgumentParser:
     root = build_parser()
     commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
@@ -151,6 +277,7 @@ def parser() -> argparse.ArgumentParser:
     e2e.add_argument("--partitions", type=int, default=4)
     e2e.set_defaults(func=cmd_bench_e2e)
     _add_demo(commands)
+    _add_balances(commands)
     return root
 
 
