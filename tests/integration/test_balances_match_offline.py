@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from rater.balances import Balances, BalanceView, Selection
 from rater.batch import rate_batch
@@ -81,3 +82,28 @@ async def test_balances_over_redis_equal_offline_after_every_record(redis_client
                 if draw.participant is not None and bucket.participation is not None:
                     assert bucket.participation.participant == draw.participant
     assert checked >= len(lines)
+
+
+async def test_balances_read_the_same_on_redis_cluster(cluster_client: RedisCluster) -> None:
+    """Architecture property 5: a view's keys share one hash tag, so the one-script read runs on the node
+    holding them.  E20's views over a 3-node cluster equal those over the offline memory store."""
+    folder = ROOT / "examples" / "E20-share-level-usage-invoicer"
+    catalog, subscriptions = load_folder(folder)
+    offline = Rater(catalog, subscriptions)
+    store = RedisStore(cluster_client)
+    lines = [line for line in (folder / "usage.jsonl").read_bytes().splitlines() if line.strip()]
+    for number, line in enumerate(lines, start=1):
+        offline.outcome(line, str(number))
+    await rate_batch(Rater(catalog, subscriptions), store, [(line, str(n)) for n, line in enumerate(lines, 1)])
+    balances = Balances(catalog, subscriptions)
+    at = dt.datetime(2026, 3, 31, 12, tzinfo=dt.UTC)
+    for selection in _selections(balances):
+        from_cluster = balances.view(selection, await read_hashes(cluster_client, selection.keys), at)
+        from_memory = balances.view(selection, offline.store.hashes, at)  # type: ignore[attr-defined]
+        assert from_cluster.to_dict() == from_memory.to_dict()
+    pool = balances.view(
+        balances.share_plan("P", "SP-INVOICER"),
+        await read_hashes(cluster_client, balances.share_plan("P", "SP-INVOICER").keys),
+        at,
+    )
+    assert pool.buckets[0].used == 11 * 10**9
