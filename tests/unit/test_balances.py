@@ -4,14 +4,19 @@ against hand-computed numbers of the worked examples (domain-spec §3)."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from rater.balances import Balances, BucketBalance, UnknownSubject
 from rater.engine import Rater
 from rater.offline import load_folder
+from rater.record import from_mapping
 from rater.state import MemoryStore
+from tests.unit.test_consumption_properties import _records, _write, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,3 +169,35 @@ def test_selection_keys_share_one_hash_tag() -> None:
     ]:
         assert selection.keys
         assert {key.split("}")[0] for key in selection.keys} == {"rater:{" + selection.root}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenario())
+def test_balances_show_every_draw_as_rated(case: dict[str, Any]) -> None:
+    """On random catalogs (service, account, parent and share-plan buckets of every type, repeats, rollover,
+    participation limits; the generator of test_consumption_properties), right after each record the
+    account-service's view at the record's moment shows, for every bucket the record drew from, the draw's
+    ``after`` as ``used``, its allowance and carry (R15, R19, R36) and period; a participant's limited use is
+    the pool counter's participation field (R61); and remaining = allowance - used."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _write(folder, case)
+        catalog, subscriptions = load_folder(folder)
+    store = MemoryStore()
+    rater = Rater(catalog, subscriptions, store)
+    balances = Balances(catalog, subscriptions)
+    for record in _records(case):
+        outcome = rater.rate(from_mapping(record))
+        at = dt.datetime.fromisoformat(str(record["event_time"]))
+        view = balances.view(balances.service(outcome.account_service), store.hashes, at)
+        shown = {bucket.bucket_instance: bucket for bucket in view.buckets}
+        for draw in outcome.draws:
+            bucket = shown[draw.bucket_instance]
+            assert (bucket.used, bucket.allowance, bucket.carry) == (draw.after, draw.allowance, draw.carry)
+            assert bucket.period_start.isoformat() == draw.period_start
+            assert bucket.level == draw.level
+            if bucket.allowance is not None:
+                assert bucket.remaining == max(0, bucket.allowance - bucket.used)
+            if bucket.participation is not None and bucket.participation.limit is not None:
+                assert bucket.participation.used is not None
+                assert bucket.participation.used <= bucket.participation.limit
