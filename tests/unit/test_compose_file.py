@@ -404,3 +404,21 @@ def test_health_check_reports_no_worker(tmp_path: Path) -> None:
     healthcheck = _load_healthcheck()
     _fake_process(tmp_path, 3, ["/usr/local/bin/python", "/app/healthcheck.py"], "R")
     assert healthcheck.worker_pids(tmp_path) == []
+
+
+# --- the API service (`rater api`) ---------------------------------------------------------------------------
+
+
+def test_the_api_runs_rater_api_from_the_worker_image_with_its_own_health_check() -> None:
+    api = _service("api")
+    assert api["image"] == _service("rater")["image"]
+    assert _argv(api["command"]) == ["api"]
+    assert "/health" in " ".join(_argv(api["healthcheck"]["test"]))
+    assert api["ports"] == ["127.0.0.1:8080:8080"], "published on the Docker host's loopback only"
+    env = _environment(api)
+    assert set(env) - _settings_variables() == set()
+    assert env["RATER_API_HOST"] == "0.0.0.0"
+    assert env["RATER_OPERATOR_TOKEN"].startswith("${"), "secrets come from the shell, never the file"
+    assert env["RATER_ACCOUNT_TOKENS"].startswith("${")
+    Settings.from_env({k: v for k, v in env.items() if not v.startswith("${")})
+    assert _environment(_service("rater"))["RATER_METRICS_PORT"] == "9100"
