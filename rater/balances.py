@@ -21,6 +21,9 @@ The numbers are the rating core's own, never a second implementation of them:
   it this period (R61); the store keeps a participant's use only when it has a limit, so ``used`` is
   ``None`` for a participant without one.
 
+The store keeps a counter's fields for its latest period and ``retain`` (3) periods before it
+(:mod:`rater.state`); a view of an older period reads it as unused.
+
 Quantities are integers in base units: ``ms``, ``B``, ``event``, and micro-units of the holder's currency
 for money buckets (R45).  ``allowance`` and ``remaining`` are ``None`` when the last tier repeats: there is
 no end to it (R19a).
