@@ -176,3 +176,17 @@ async def test_wrong_method_is_405_json_with_allow(http: Client) -> None:
     assert response.status == 405
     assert "GET" in response.headers["Allow"]
     assert (await response.json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_unreachable_store_is_503(redis_url: str, redis_client: Redis) -> None:
+    """An unreachable state store is a retriable 503 with the JSON error body, never a 500."""
+    catalog, subscriptions = await rate_folder_into(redis_client, E20)
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    client = TestClient(TestServer(build_api(api_context(redis_url, dead, catalog, subscriptions))))
+    await client.start_server()
+    try:
+        body = await _get(client, "/v1/accounts/P/balances", status=503)
+        assert body["error"]["code"] == "store_unavailable"
+    finally:
+        await client.close()
+        await dead.aclose()
