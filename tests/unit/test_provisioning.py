@@ -187,7 +187,7 @@ def test_a_share_plan_activates_once_active() -> None:
 def test_invalid_requests_are_refused_and_change_nothing(body: dict[str, Any], code: str) -> None:
     if code == "invalid_operation":
         with pytest.raises(ProvisioningError) as caught:
-            parse_operation(body)
+            apply(parse_operation(body), config())
         assert caught.value.code == code
         return
     refused(body, code)
