@@ -149,6 +149,13 @@ class ConfigStore:
         self._cache = (version, config)
         return self._cache
 
+    async def current(self) -> tuple[int, Config]:
+        """Like :meth:`snapshot`, but one GET when the version has not moved since the last read (for
+        readers on every request, such as the API)."""
+        if self._cache is not None and await self.version() == self._cache[0]:
+            return self._cache
+        return await self.snapshot()
+
     async def seed(self, folder: Path) -> bool:
         """Store the configuration of the ``RATER_CONFIG`` folder if the store has none; True if it did.
         Raises :class:`rater.issues.ValidationFailed` on bad files (only when they are needed)."""
@@ -194,7 +201,7 @@ class ConfigStore:
                 after = apply(operation, config)
             except ProvisioningError as error:
                 refused = OperationResult(op_id, operation.op, "refused", None, _now(), error.to_dict())
-                await self._store_refusal(refused)
+                await self.store_refusal(refused)
                 return refused
             result = OperationResult(op_id, operation.op, "applied", version + 1, _now())
             catalog = (
@@ -237,7 +244,7 @@ class ConfigStore:
         except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
 
-    async def _store_refusal(self, result: OperationResult) -> None:
+    async def store_refusal(self, result: OperationResult) -> None:
         """A refusal is kept for status queries, but never over an applied result of the same id (NX on a
         fresh id; a repeated refusal overwrites the earlier refusal)."""
         key = operation_key(self.app, result.operation)
