@@ -177,7 +177,7 @@ async def test_exceptions_are_listed_by_type_account_and_time(api: Api) -> None:
     assert await ids("?since=2026-03-02T00:00:00Z&until=2026-03-02T00:00:02Z") == ["r1", "r2"]
     assert await ids("?type=rate_not_found&account=OTHER") == ["r3"]
     assert await ids("?account=TEAM", TEAM) == ["r1"]
-    status, page = await api.call("GET", "/v1/exceptions?limit=2")
+    _, page = await api.call("GET", "/v1/exceptions?limit=2")
     assert [e["record_id"] for e in page["exceptions"]] == ["r1", "r2"]
     _status, rest = await api.call("GET", f"/v1/exceptions?limit=2&cursor={page['next_cursor']}")
     assert [e["record_id"] for e in rest["exceptions"]] == ["r3"]
