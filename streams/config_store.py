@@ -7,7 +7,8 @@ Layout (keys built in :mod:`rater.keys`, one hash tag per deployment ``RATER_APP
 * ``rater:{config:<app>}:accounts``: a hash, account id -> the account as JSON (``subscriptions.yaml`` form);
 * ``rater:{config:<app>}:operation:<id>``: the result of operation ``<id>`` (applied or refused), kept
   :data:`RESULT_TTL` seconds: an id applied once is never applied again (idempotence);
-* ``rater:{config:<app>}:log``: the latest applied operations, newest first (at most :data:`LOG_LENGTH`).
+* ``rater:{config:<app>}:log``: the latest applied operations, newest first (at most :data:`LOG_LENGTH`);
+* ``rater:{config:<app>}:workers``: a hash, worker (host:pid) -> the version it rates with and since when.
 
 A change is: read a snapshot (version ``v``), apply the operation with the pure
 :func:`rater.provisioning.apply`, then one script call writes the changed documents, the result and
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -256,6 +259,19 @@ class ConfigStore:
         except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
 
+    async def report(self, worker: str, version: int) -> None:
+        """Record that ``worker`` rates with ``version`` now (``workers`` hash; shown by ``GET /v1/configuration``,
+        so an operator sees a change reach every worker)."""
+        body = orjson.dumps({"version": version, "at": _now()})
+        try:
+            await self.client.hset(config_key(self.app, "workers"), worker, body)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise RetriableError(f"state store unavailable: {exc}") from exc
+
+    async def workers(self) -> dict[str, Any]:
+        raw = await self.client.hgetall(config_key(self.app, "workers"))
+        return {_text(name): orjson.loads(value) for name, value in sorted(raw.items())}
+
     async def history(self, count: int = 100) -> list[dict[str, Any]]:
         raw = await self.client.lrange(config_key(self.app, "log"), 0, count - 1)
         return [orjson.loads(item) for item in raw]
@@ -272,9 +288,14 @@ class LiveRater:
         self.version = version
         self.rater = rater
         self.unusable = 0
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.reported = 0
 
     async def current(self) -> Rater:
         version = await self.store.version()
+        if self.reported != self.version:
+            await self.store.report(self.worker, self.version)
+            self.reported = self.version
         if version not in (self.version, self.unusable):
             try:
                 self.version, config = await self.store.snapshot()
@@ -284,7 +305,13 @@ class LiveRater:
                 return self.rater
             self.rater = Rater(config.catalog, config.subscriptions)
             log.info("configuration version %s in force", self.version)
+            await self.store.report(self.worker, self.version)
+            self.reported = self.version
         return self.rater
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _account(account: Account) -> str:

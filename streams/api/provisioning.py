@@ -5,7 +5,8 @@
   worker rates in a batch started after this answer sees it), or a JSON error that changed nothing.
   Idempotent: an operation ``id`` applied before answers with its stored result.
 * ``GET /v1/operations/{id}``: the result of an operation, whichever way it came (HTTP, topic, CLI).
-* ``GET /v1/configuration``: the version and both documents in force (``?history=N``: the last N operations).
+* ``GET /v1/configuration``: the version and both documents in force, the version each worker rates with
+  (``workers``), and with ``?history=N`` the last N operations applied.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ async def configuration(request: web.Request) -> web.Response:
     version, config = await store.current()
     body = {
         "version": version,
+        "workers": await store.workers(),
         "catalog": config.catalog_document,
         **accounts_document(config.accounts.values()),
     }
