@@ -5,6 +5,9 @@
     rater demo [--records N] [--json] [--workers W] [--rate R]   the whole pipeline on the embedded stack
     rater bench e2e [--records N] [--batch B] [--partitions P]   a rating worker vs a pass-through worker
     rater api                                                    the HTTP API (settings: streams/settings.py)
+    rater provision FILE|- [--via-topic]                         apply provisioning operations
+    rater exceptions list|reprocess [filters]                    rating exceptions
+    rater send FILE                                              produce a usage file to Kafka
 
 Environment: ``REDIS_URL`` (use that server instead of starting an embedded valkey-server), for the demo
 ``KAFKA_BOOTSTRAP`` too (that broker instead of the embedded one), and for the worker the variables listed in
@@ -23,6 +26,7 @@ from rater.cli import build_parser
 from streams.api.app import run_api
 from streams.bench import e2e_bench, kernel_bench
 from streams.demo import DemoError, DemoOptions, format_report, run_demo
+from streams.ops_cli import add_commands as add_operator_commands
 from streams.settings import Settings, SettingsError
 from streams.worker import main as worker_main
 
@@ -130,8 +134,9 @@ def parser() -> argparse.ArgumentParser:
     api = commands.add_parser(
         "api",
         help="serve the HTTP API: balances, provisioning, rating exceptions",
-        epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (required); RATER_CONFIG, RATER_API_HOST, RATER_API_PORT, "
-        "RATER_OPERATOR_TOKEN, RATER_ACCOUNT_TOKENS, RATER_LOG_LEVEL (see streams/settings.py).",
+        epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (required); RATER_CONFIG (seeds an empty configuration "
+        "store), RATER_APP_ID, RATER_TOPIC_PREFIX, RATER_RESULT_TTL, RATER_SESSION_TIMEOUT, RATER_API_HOST, "
+        "RATER_API_PORT, RATER_OPERATOR_TOKEN, RATER_ACCOUNT_TOKENS, RATER_LOG_LEVEL (see streams/settings.py).",
     )
     api.set_defaults(func=cmd_api)
     bench = commands.add_parser(
@@ -151,6 +156,7 @@ def parser() -> argparse.ArgumentParser:
     e2e.add_argument("--partitions", type=int, default=4)
     e2e.set_defaults(func=cmd_bench_e2e)
     _add_demo(commands)
+    add_operator_commands(commands)
     return root
 
 
