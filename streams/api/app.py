@@ -15,6 +15,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rater.catalog import Catalog
+from rater.errors import RetriableError
 from rater.issues import ValidationFailed
 from rater.redis_store import connect
 from rater.subscriptions import Subscriptions
@@ -47,6 +48,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.content_type == "application/json" or exc.status < 400:
             raise
         raise api_error(exc.status, _code(exc.status), exc.reason) from exc
+    except RetriableError as exc:
+        log.warning("state store unavailable on %s %s: %s", request.method, request.path, exc)
+        raise api_error(
+            503, "unavailable", "the state store is unavailable; retry (operation ids make it safe)"
+        ) from exc
     except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise api_error(500, "internal", "internal error") from exc

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,7 @@ def test_a_rate_not_found_is_rated_once_after_the_rate_is_added(
     is reused, so T2's flat charge 5.00 + 50 x 0.10 = 5.00 gives 10.00 (domain-spec E1); a second draw would
     have found the bucket empty and priced all 250 messages at 0.10 = 25.00 with no flat charge.  Exactly one
     rated charge comes out for the record, the bucket's counter says 200, and a second reprocess request
-    sends nothing."""
+    sends nothing; a forced one re-emits the identical charge (same event id) and draws nothing."""
     folder = tmp_path / "scenario"
     folder.mkdir()
     catalog = CATALOG.read_text().replace("          - {class: SMS, amount: 0.10, per: message}\n", "")
@@ -206,6 +207,13 @@ def test_a_rate_not_found_is_rated_once_after_the_rate_is_added(
         assert seen["e1-next"][0]["total_amount"] == "0.10"
         listed = api.wait_for("/v1/exceptions?status=reprocessed", lambda body: len(body["exceptions"]) == 1)
         assert listed["exceptions"][0]["attempts"] == 1
+        # forced, it is sent again: the stored draw makes it an identical re-emission, not a second charge
+        status, report = api.call("POST", "/v1/exceptions/reprocess", {"ids": ["e1-250"], "force": True})
+        assert report["reprocessed"] == ["e1-250"]
+        deadline = time.monotonic() + 60
+        while len(rated := Collector(kafka_bootstrap, [stream.topic(RATED)]).collect(3, 5).get("e1-250", [])) < 2:
+            assert time.monotonic() < deadline, stream.worker_logs()
+        assert rated[0] == rated[1] == charge
     finally:
         stream.stop_workers()
         api.stop()
