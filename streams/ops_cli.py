@@ -100,7 +100,10 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
     try:
         if not via_topic:
             assert store is not None
-            await store.seed(Path(_env("RATER_CONFIG", "config")))
+            seed = Path(_env("RATER_CONFIG", "config"))
+            if await store.version() == 0 and not seed.exists():
+                raise UsageError(f"the store holds no configuration yet and RATER_CONFIG={seed} does not exist")
+            await store.seed(seed)
             for body in bodies:
                 try:
                     result = (await store.submit(parse_operation(body))).to_dict()

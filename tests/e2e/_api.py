@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.e2e._stream import ROOT, Stream
 
@@ -96,3 +96,22 @@ def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes, i
             await producer.stop()
 
     asyncio.run(run())
+
+
+def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30) -> list[tuple[bytes | None, Any]]:
+    """``(key, decoded JSON value)`` of the first ``count`` messages of ``topic`` (fewer after ``timeout``)."""
+
+    async def run() -> list[tuple[bytes | None, Any]]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        got: list[tuple[bytes | None, Any]] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(got) < count and time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    got += [(record.key, orjson.loads(record.value or b"null")) for record in records]
+        finally:
+            await consumer.stop()
+        return got
+
+    return asyncio.run(run())

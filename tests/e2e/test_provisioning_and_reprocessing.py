@@ -18,8 +18,8 @@ import redis
 from rater.keys import PREFIX
 from rater.redis_store import RedisStore, connect
 from streams.app import EXCEPTIONS, RATED
-from streams.provisioning_feed import PROVISIONING
-from tests.e2e._api import ApiProcess, send
+from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS
+from tests.e2e._api import ApiProcess, read_topic, send
 from tests.e2e._stream import CATALOG, Collector, Stream
 
 pytestmark = pytest.mark.e2e
@@ -66,7 +66,8 @@ def test_a_change_reaches_both_workers_for_the_next_records(
     """Two workers in one group, one usage partition each.  Before the change, records of two new UIDs (one on
     each partition) are "No UDR Usage Identifier match" (R2).  An account owning both UIDs is created over
     HTTP; once the API has answered, the next records on both partitions are rated to it.  Then the account
-    is cancelled through the provisioning topic; once its result says applied, the next records on both
+    is cancelled through the provisioning topic (after a message that is no operation, refused); once its
+    result says applied (by id, and on provisioning-results), the next records on both
     partitions are outside the UIDs' windows (R2, E25).  Both workers report rating with the last version."""
     folder = tmp_path / "scenario"
     folder.mkdir()
@@ -124,9 +125,16 @@ def test_a_change_reaches_both_workers_for_the_next_records(
         assert phase("created", 3) == {"created-p0": "rated", "created-p1": "rated"}
 
         operation = {"id": "cancel-NEW", "op": "cancel_account", "account": "NEW", "cancel": "2026-03-04"}
-        send(kafka_bootstrap, stream.topic(PROVISIONING), [(b"cancel-NEW", orjson.dumps(operation), None)])
+        garbage = (None, b"not an operation", None)  # refused, and the consumer goes on
+        send(kafka_bootstrap, stream.topic(PROVISIONING), [garbage, (b"cancel-NEW", orjson.dumps(operation), None)])
         applied = api.wait_for("/v1/operations/cancel-NEW", lambda body: body["status"] == "applied")
         assert applied["version"] == 3
+        results = read_topic(kafka_bootstrap, stream.topic(PROVISIONING_RESULTS), 2)
+        assert [(body["status"], body.get("error", {}).get("code")) for _, body in results] == [
+            ("refused", "invalid_operation"),
+            ("applied", None),
+        ]
+        assert results[1] == (b"cancel-NEW", applied)
         assert phase("cancelled", 5) == {
             "cancelled-p0": "usage_identifier_time_mismatch",
             "cancelled-p1": "usage_identifier_time_mismatch",
