@@ -30,10 +30,11 @@ from rater.yamlio import YamlError, loads_yaml
 from streams.config_store import ConfigStore
 from streams.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess, usage_key
 from streams.provisioning_feed import PROVISIONING
+from streams.topics import TopicSpec, create_topics
 
 PROVISION_ENV = (
     "Environment: REDIS_URL (required), RATER_APP_ID (default rater), RATER_CONFIG (seeds an empty store); with "
-    "--via-topic also KAFKA_BOOTSTRAP (required) and RATER_TOPIC_PREFIX."
+    "--via-topic also KAFKA_BOOTSTRAP (required), RATER_TOPIC_PREFIX and RATER_REPLICATION."
 )
 EXCEPTIONS_ENV = (
     "Environment: REDIS_URL (required), RATER_APP_ID (default rater); reprocess also KAFKA_BOOTSTRAP (required), "
@@ -115,10 +116,14 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
                 print(orjson.dumps(result).decode(), flush=True)
             return 1 if refused else 0
         ids = []
-        producer = AIOKafkaProducer(bootstrap_servers=_env("KAFKA_BOOTSTRAP"), acks="all")
+        bootstrap = _env("KAFKA_BOOTSTRAP")
+        topic = _env("RATER_TOPIC_PREFIX", "") + PROVISIONING
+        # one partition, so operations apply in the order they are produced (a broker that auto-creates
+        # topics would pick several)
+        await create_topics(bootstrap, [TopicSpec(topic, 1, int(_env("RATER_REPLICATION", "1")))])
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
         try:
-            topic = _env("RATER_TOPIC_PREFIX", "") + PROVISIONING
             for body in bodies:
                 named = {**body, "id": body.get("id") or uuid.uuid4().hex} if isinstance(body, dict) else body
                 op_id = str(named["id"]) if isinstance(named, dict) else uuid.uuid4().hex
