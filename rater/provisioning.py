@@ -378,6 +378,7 @@ def apply(operation: Operation, config: Config) -> Config:
     else:
         accounts = dict(config.accounts)
         _account_change(operation, config, accounts)
+        _revalidate(config, accounts)
         _check_new_share_plans(config, accounts)
         result = compile_config(config.catalog_document, accounts, config.catalog)
     return result
@@ -673,6 +674,24 @@ def _cancel_bucket(accounts: dict[str, Account], instance: str, day: dt.date) ->
 
 
 # --- rules on the whole result ---------------------------------------------------------------------------
+
+
+def _revalidate(before: Config, accounts: dict[str, Account]) -> None:
+    """Changed accounts are built with ``model_copy``, which does not validate: read each one back through
+    the model so that a ``null`` where a value is required, or a bad value, is refused like in a file."""
+    for account_id, account in accounts.items():
+        if before.accounts.get(account_id) is account:
+            continue
+        try:
+            accounts[account_id] = Account.model_validate(account_json(account))
+        except ValidationError as exc:
+            issues = [
+                Issue("accounts", "account", account_id, pydantic_field(error["loc"]), error["msg"])
+                for error in exc.errors(include_url=False)
+            ]
+            raise ProvisioningError(
+                "invalid_configuration", f"account {account_id!r} would not be valid", issues
+            ) from exc
 
 
 def _check_removed_in_use(before: Config, catalog: Catalog) -> None:

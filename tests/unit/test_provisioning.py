@@ -182,6 +182,9 @@ def test_a_share_plan_activates_once_active() -> None:
             "invalid_configuration",
         ),
         ({"op": "create_account", "account": {"id": "TEAM"}}, "already_exists"),
+        # a null where the account needs a value
+        ({"op": "update_account", "account": "TEAM", "set": {"currency": None}}, "invalid_configuration"),
+        ({"op": "update_account", "account": "TEAM", "set": {"bill_day": None}}, "invalid_configuration"),
     ],
 )
 def test_invalid_requests_are_refused_and_change_nothing(body: dict[str, Any], code: str) -> None:
