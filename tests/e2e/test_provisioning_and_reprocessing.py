@@ -68,7 +68,8 @@ def test_a_change_reaches_both_workers_for_the_next_records(
     HTTP; once the API has answered, the next records on both partitions are rated to it.  Then the account
     is cancelled through the provisioning topic (after a message that is no operation, refused); once its
     result says applied (by id, and on provisioning-results), the next records on both
-    partitions are outside the UIDs' windows (R2, E25).  Both workers report rating with the last version."""
+    partitions are outside the UIDs' windows (R2, E25).  Both workers report rating with the last version,
+    and a worker started after them rates with it too (the seed files, with no account, are not read again)."""
     folder = tmp_path / "scenario"
     folder.mkdir()
     shutil.copy(CATALOG, folder / "catalog.yaml")
@@ -141,6 +142,14 @@ def test_a_change_reaches_both_workers_for_the_next_records(
         }
         _, config = api.call("GET", "/v1/configuration")
         assert [worker["version"] for worker in config["workers"].values()] == [3, 3], config["workers"]
+
+        # the configuration survives restarts: new workers rate with version 3, not with the seed files
+        stream.stop_workers()
+        stream.start_worker()
+        assert phase("restarted", 6) == {
+            "restarted-p0": "usage_identifier_time_mismatch",
+            "restarted-p1": "usage_identifier_time_mismatch",
+        }
     finally:
         stream.stop_workers()
         api.stop()
