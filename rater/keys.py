@@ -23,3 +23,22 @@ def activation_key(root: str, account_package: str) -> str:
 def record_key(root: str, record_id: str) -> str:
     """The stored draw-down result of one record, for redelivery (R1)."""
     return f"{PREFIX}:{{{root}}}:record:{record_id}"
+
+
+def config_key(app: str, part: str) -> str:
+    """The configuration in force of deployment ``app`` (its consumer group): ``version`` (a counter),
+    ``catalog`` (the catalog document, JSON), ``accounts`` (a hash: account id -> account JSON), ``log`` (the
+    latest applied operations).  One hash tag per deployment, so a compare-and-set spans them all."""
+    return f"{PREFIX}:{{config:{app}}}:{part}"
+
+
+def operation_key(app: str, operation: str) -> str:
+    """The stored result of one provisioning operation, by its id (idempotence)."""
+    return f"{PREFIX}:{{config:{app}}}:operation:{operation}"
+
+
+def exception_key(app: str, part: str) -> str:
+    """The rating-exception index of deployment ``app``: ``entry:<record id>`` (a hash per exception),
+    ``at`` (a sorted set of record ids by the time the exception was raised, ms), ``type:<type>`` and
+    ``account:<account>`` (the same, per type and per account).  One hash tag: exceptions are few."""
+    return f"{PREFIX}:{{exceptions:{app}}}:{part}"

@@ -6,7 +6,7 @@ their account-package and account-packages in their account.  Dates are days: st
 exclusive (§1.3, R42), read in the account's time zone.
 
 :class:`Subscriptions` is the compiled, read-only form with the indexes rating needs (UID -> windows,
-account chain, ...).  Provisioning (a later issue) produces the same model.
+account chain, ...).  Provisioning (:mod:`rater.provisioning`) produces the same model.
 """
 
 from __future__ import annotations

@@ -58,3 +58,11 @@ def load_yaml(path: Path) -> Any:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise YamlError(f"{where}: {problem}") from exc
+
+
+def loads_yaml(text: str) -> Any:
+    """Parse YAML text with exact decimals (like :func:`load_yaml`, for documents that are not files)."""
+    try:
+        return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc)) from exc

@@ -35,6 +35,7 @@ from rater.errors import RetriableError
 from rater.events import Notification, Outcome, RatedCharge
 from rater.redis_store import RedisStore
 from streams import metrics
+from streams.config_store import LiveRater
 from streams.settings import Settings
 from streams.topics import TopicSpec
 
@@ -63,6 +64,7 @@ class Pipeline:
     rater: Rater
     store: RedisStore
     settings: Settings
+    live: LiveRater | None = None  # provisioning: the Rater in force follows the configuration store
 
 
 def messages(outcome: Outcome, record_id: str) -> list[tuple[str, bytes, bytes]]:
@@ -130,6 +132,7 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     @app.agent(usage, concurrency=1)
     async def rate(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            await _configuration_in_force(pipeline)  # provisioning: get the Rater in force for this batch
             pending: list[tuple[bytes, str]] = []
             out: list[tuple[str, bytes, bytes]] = []
             for event in events:
@@ -181,6 +184,14 @@ async def _rate_all(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[
     rated = await _rate_with_retry(pipeline, items)
     metrics.observe_outcomes(outcome for _, outcome in rated)  # metrics: rated, exceptions by type
     return [message for record_id, outcome in rated for message in messages(outcome, record_id)]
+
+
+async def _configuration_in_force(pipeline: Pipeline) -> None:
+    """Provisioning (docs/provisioning.md): one GET of the configuration version per batch; a new version
+    rebuilds the Rater, so every record of a batch that starts after a change is acknowledged sees it."""
+    live = pipeline.live
+    if live is not None:
+        pipeline.rater = await _retry("the configuration version", live.current)
 
 
 async def _tick_with_retry(pipeline: Pipeline, moment: dt.datetime) -> list[Notification]:

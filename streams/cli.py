@@ -7,6 +7,9 @@
     rater api                                                    the HTTP API (settings: streams/settings.py)
     rater balances ACCOUNT | --service ID | --share-plan ACCOUNT/PLAN [--at TIME] [--json]
                                                                  balances read from Redis (REDIS_URL, RATER_CONFIG)
+    rater provision FILE|- [--via-topic]                         apply provisioning operations
+    rater exceptions list|reprocess [filters]                    rating exceptions
+    rater send FILE                                              produce a usage file to Kafka
 
 Environment: ``REDIS_URL`` (use that server instead of starting an embedded valkey-server), for the demo
 ``KAFKA_BOOTSTRAP`` too (that broker instead of the embedded one), and for the worker the variables listed in
@@ -34,7 +37,9 @@ from rater.offline import load_folder
 from rater.redis_store import connect, read_hashes
 from streams.api.app import run_api
 from streams.bench import e2e_bench, kernel_bench
+from streams.config_store import ConfigStore
 from streams.demo import DemoError, DemoOptions, format_report, run_demo
+from streams.ops_cli import add_commands as add_operator_commands
 from streams.settings import Settings, SettingsError
 from streams.worker import main as worker_main
 
@@ -132,7 +137,9 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_balances(args: argparse.Namespace) -> int:
-    """Balances read straight from the state store with the API's pure function (rater.balances)."""
+    """Balances read straight from the state store with the API's pure function (rater.balances), under the
+    configuration in force: the configuration store's (provisioning), or the ``RATER_CONFIG`` files while
+    the store holds none yet."""
     redis_url = os.environ.get("REDIS_URL", "").strip()
     if not redis_url:
         print("error: REDIS_URL is required (the state store the workers draw down)", file=sys.stderr)
@@ -141,38 +148,39 @@ def cmd_balances(args: argparse.Namespace) -> int:
     if moment is None:
         print(f"error: --at {args.at!r} is not an ISO 8601 time with a UTC offset", file=sys.stderr)
         return 2
-    try:
-        catalog, subscriptions = load_folder(Path(os.environ.get("RATER_CONFIG", "config")))
-    except ValidationFailed as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        return 1
-    balances = Balances(catalog, subscriptions)
-    try:
-        if args.service is not None:
-            selection = balances.service(args.service)
-        elif args.share_plan is not None:
-            holder, _, plan = args.share_plan.partition("/")
-            selection = balances.share_plan(holder, plan)
-        else:
-            selection = balances.account(args.account)
-    except UnknownSubject as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 1
+    app_id = os.environ.get("RATER_APP_ID", "").strip() or "rater"
+    folder = Path(os.environ.get("RATER_CONFIG", "").strip() or "config")
 
-    async def read() -> dict[str, dict[str, int]]:
+    async def read() -> dict[str, Any]:
         client = connect(redis_url)
         try:
-            return await read_hashes(client, selection.keys)
+            store = ConfigStore(client, app_id)
+            if await store.version() > 0:
+                _, config = await store.current()
+                catalog, subscriptions = config.catalog, config.subscriptions
+            else:
+                catalog, subscriptions = load_folder(folder)
+            balances = Balances(catalog, subscriptions)
+            if args.service is not None:
+                selection = balances.service(args.service)
+            elif args.share_plan is not None:
+                holder, _, plan = args.share_plan.partition("/")
+                selection = balances.share_plan(holder, plan)
+            else:
+                selection = balances.account(args.account)
+            return balances.view(selection, await read_hashes(client, selection.keys), moment).to_dict()
         finally:
             await client.aclose()
 
     try:
-        fields = asyncio.run(read())
-    except RetriableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        view = asyncio.run(read())
+    except ValidationFailed as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
         return 1
-    view = balances.view(selection, fields, moment).to_dict()
+    except (UnknownSubject, RetriableError) as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
     sys.stdout.write((orjson.dumps(view).decode() if args.json else format_balances(view)) + "\n")
     return 0
 
@@ -230,8 +238,9 @@ def _add_balances(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="show balances read from Redis: an account, an account-service or a share plan",
         description="Each bucket in the period containing --at (default now): used, allowance, remaining, tier; "
         "share-plan pools with each participant's use and limit.  The same numbers as the balance API.",
-        epilog="Environment: REDIS_URL (required: the state store), RATER_CONFIG (the catalog and subscriptions "
-        "folder, default config).",
+        epilog="Environment: REDIS_URL (required: the state store), RATER_APP_ID (default rater: whose configuration "
+        "store), RATER_CONFIG (the catalog and subscriptions folder, default config; used while the configuration "
+        "store holds none).",
     )
     which = command.add_mutually_exclusive_group(required=True)
     which.add_argument("account", nargs="?", help="an account: the buckets it holds")
@@ -256,8 +265,9 @@ def parser() -> argparse.ArgumentParser:
     api = commands.add_parser(
         "api",
         help="serve the HTTP API: balances, provisioning, rating exceptions",
-        epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (required); RATER_CONFIG, RATER_API_HOST, RATER_API_PORT, "
-        "RATER_OPERATOR_TOKEN, RATER_ACCOUNT_TOKENS, RATER_LOG_LEVEL (see streams/settings.py).",
+        epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (required); RATER_CONFIG (seeds an empty configuration "
+        "store), RATER_APP_ID, RATER_TOPIC_PREFIX, RATER_RESULT_TTL, RATER_SESSION_TIMEOUT, RATER_API_HOST, "
+        "RATER_API_PORT, RATER_OPERATOR_TOKEN, RATER_ACCOUNT_TOKENS, RATER_LOG_LEVEL (see streams/settings.py).",
     )
     api.set_defaults(func=cmd_api)
     bench = commands.add_parser(
@@ -278,6 +288,7 @@ def parser() -> argparse.ArgumentParser:
     e2e.set_defaults(func=cmd_bench_e2e)
     _add_demo(commands)
     _add_balances(commands)
+    add_operator_commands(commands)
     return root
 
 

@@ -4,8 +4,8 @@
 |---|---|---|
 | ``KAFKA_BOOTSTRAP`` | (required) | Kafka bootstrap servers, ``host:port[,host:port]`` |
 | ``REDIS_URL`` | (required) | the state store, ``redis://host:port/db`` |
-| ``RATER_CONFIG`` | ``config`` | folder with the catalog and ``subscriptions.yaml`` |
-| ``RATER_APP_ID`` | ``rater`` | the consumer group (and Faust app id) |
+| ``RATER_CONFIG`` | ``config`` | catalog and ``subscriptions.yaml``: seed of the configuration store (first start) |
+| ``RATER_APP_ID`` | ``rater`` | the consumer group (and Faust app id); names the configuration in Redis |
 | ``RATER_TOPIC_PREFIX`` | (empty) | prefix of every topic name |
 | ``RATER_USAGE_PARTITIONS`` | ``8`` | partitions of the ``usage`` topic when rater creates it |
 | ``RATER_OUTPUT_PARTITIONS`` | ``8`` | partitions of each output topic when rater creates it |

@@ -1,6 +1,8 @@
 """``rater worker``: the production entry point, configured from the environment (streams/settings.py).
 
-It loads and validates the catalog and subscriptions (a bad catalog stops the start with the errors), creates
+It reads the configuration in force from the configuration store (streams/config_store.py), seeding it from
+the ``RATER_CONFIG`` catalog and subscriptions on the deployment's first start (bad files stop that start
+with the errors), follows its version once per batch (provisioning), creates
 missing topics with their partition counts, loads the kernel into Redis, and runs the Faust worker until
 SIGTERM/SIGINT.
 """
@@ -15,10 +17,11 @@ import faust
 
 from rater.engine import Rater
 from rater.issues import ValidationFailed
-from rater.offline import load_folder
+from rater.provisioning import Config
 from rater.redis_store import connect
 from streams import metrics
 from streams.app import Pipeline, build_app, topic_specs
+from streams.config_store import ConfigStore, LiveRater
 from streams.metrics import TimedRedisStore
 from streams.settings import Settings, SettingsError
 from streams.topics import create_topics
@@ -26,20 +29,32 @@ from streams.topics import create_topics
 
 def run_worker(settings: Settings) -> int:
     try:
-        catalog, subscriptions = load_folder(settings.config)
+        version, config = asyncio.run(_configuration(settings))
     except ValidationFailed as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
         return 1
     asyncio.run(create_topics(settings.kafka_bootstrap, topic_specs(settings)))
-    store = TimedRedisStore(connect(settings.redis_url), result_ttl=settings.result_ttl)
+    client = connect(settings.redis_url)
+    store = TimedRedisStore(client, result_ttl=settings.result_ttl)
     metrics.serve(settings.metrics_port)  # Prometheus /metrics on RATER_METRICS_PORT (0: off)
-    pipeline = Pipeline(Rater(catalog, subscriptions), store, settings)
+    rater = Rater(config.catalog, config.subscriptions)
+    live = LiveRater(ConfigStore(client, settings.app_id), version, rater)
+    pipeline = Pipeline(rater, store, settings, live)
     app = build_app(settings, pipeline)
     logging.basicConfig(level=settings.log_level.upper())
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0
+
+
+async def _configuration(settings: Settings) -> tuple[int, Config]:
+    """The configuration in force, from the store; the ``RATER_CONFIG`` files seed it on the first start."""
+    client = connect(settings.redis_url)
+    try:
+        return await ConfigStore(client, settings.app_id).bootstrap(settings.config)
+    finally:
+        await client.aclose()
 
 
 def main() -> int:

@@ -8,13 +8,15 @@ so that rating a record does no parsing.  A bad catalog raises
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from rater.catalog.load import RawCatalog, catalog_files, read_raw
+from rater.catalog.load import RawCatalog, catalog_files, merged_document, read_document, read_raw
 from rater.catalog.model import (
     BaseBucket,
     BucketDefinition,
@@ -36,7 +38,14 @@ from rater.geotree import GeoIndex
 from rater.issues import Issue, IssueLog, ValidationFailed
 from rater.units import UnitType
 
-__all__ = ["Catalog", "check_catalog", "load_catalog"]
+__all__ = [
+    "Catalog",
+    "catalog_document",
+    "check_catalog",
+    "check_catalog_document",
+    "json_document",
+    "load_catalog",
+]
 
 
 @dataclass(frozen=True)
@@ -110,3 +119,36 @@ def load_catalog(path: Path) -> Catalog:
     if catalog is None:
         raise ValidationFailed(issues)
     return catalog
+
+
+def check_catalog_document(document: Any, source: str = "catalog") -> tuple[Catalog | None, list[Issue]]:
+    """Like :func:`check_catalog`, for a catalog held as one document (a mapping of sections, the form the
+    configuration store keeps); findings name ``source`` as their file."""
+    log = IssueLog()
+    raw = RawCatalog()
+    read_document(raw, log, source, document)
+    validate(raw, log)
+    if log.has_errors:
+        return None, log.issues
+    return _build(raw), log.issues
+
+
+def catalog_document(path: Path) -> dict[str, Any]:
+    """The catalog files at ``path`` as one JSON-ready document (see :func:`json_document`)."""
+    document = json_document(merged_document(catalog_files(path)))
+    assert isinstance(document, dict)
+    return document
+
+
+def json_document(value: Any) -> Any:
+    """``value`` with exact decimals as strings and dates as ISO 8601 text, so it travels as JSON without a
+    float ever appearing (the models read both forms back exactly)."""
+    if isinstance(value, Mapping):
+        return {str(key): json_document(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_document(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value

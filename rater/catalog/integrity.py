@@ -7,7 +7,7 @@ Plans screens).
 
 and, by the same rule, rate plans, usage classes, rounding rules, time periods, services, packages and
 GeoTree locations that other entities reference.  :func:`check_delete` refuses such a deletion with the
-list of referrers; provisioning (a later issue) calls it before applying a delete.
+list of referrers; provisioning (:mod:`rater.provisioning`) calls it before applying a delete.
 """
 
 from __future__ import annotations

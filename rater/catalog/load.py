@@ -80,20 +80,42 @@ def read_raw(files: list[Path], log: IssueLog) -> RawCatalog:
         except YamlError as exc:
             log.error(name, "catalog", "", "", str(exc))
             continue
-        if document is None:
-            continue
+        read_document(raw, log, name, document)
+    return raw
+
+
+def read_document(raw: RawCatalog, log: IssueLog, name: str, document: Any) -> None:
+    """Parse one catalog document (a mapping of sections, as one YAML file or the stored catalog of the
+    configuration store holds) into ``raw``; ``name`` is the source its findings name."""
+    if document is None:
+        return
+    if not isinstance(document, dict):
+        log.error(name, "catalog", "", "", "a catalog file must be a mapping of sections")
+        return
+    for section, body in document.items():
+        if section in LIST_SECTIONS:
+            _read_list(raw, log, name, section, body)
+        elif section in MAPPING_SECTIONS:
+            _read_single(raw, log, name, section, body)
+        else:
+            known = ", ".join([*MAPPING_SECTIONS, *LIST_SECTIONS])
+            log.error(name, "catalog", "", str(section), f"unknown section (known: {known})")
+
+
+def merged_document(files: list[Path]) -> dict[str, Any]:
+    """The catalog files as one document: list sections concatenated in file order, single sections as
+    written.  Raises :class:`YamlError` on a file that is not YAML (validate with ``check_catalog`` first)."""
+    merged: dict[str, Any] = {}
+    for path in files:
+        document = load_yaml(path)
         if not isinstance(document, dict):
-            log.error(name, "catalog", "", "", "a catalog file must be a mapping of sections")
             continue
         for section, body in document.items():
             if section in LIST_SECTIONS:
-                _read_list(raw, log, name, section, body)
-            elif section in MAPPING_SECTIONS:
-                _read_single(raw, log, name, section, body)
+                merged.setdefault(section, []).extend(body or [])
             else:
-                known = ", ".join([*MAPPING_SECTIONS, *LIST_SECTIONS])
-                log.error(name, "catalog", "", str(section), f"unknown section (known: {known})")
-    return raw
+                merged[section] = body
+    return merged
 
 
 def _read_single(raw: RawCatalog, log: IssueLog, file: str, section: str, body: Any) -> None:

@@ -274,7 +274,16 @@ class Rate(Entity):
         return value
 
 
-DateOrTime = dt.datetime | dt.date
+def _date_or_time(value: object) -> object:
+    """ISO text keeps its own form: ``2026-01-01`` stays a day, ``2026-01-01T08:00:00`` a moment (a stored
+    catalog document carries dates as text; YAML gives date or datetime objects, passed through)."""
+    if isinstance(value, str):
+        text = value.strip()
+        return dt.datetime.fromisoformat(text) if ("T" in text or " " in text) else dt.date.fromisoformat(text)
+    return value
+
+
+DateOrTime = Annotated[dt.datetime | dt.date, BeforeValidator(_date_or_time)]
 
 
 class RateGroup(Entity):

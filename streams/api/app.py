@@ -6,17 +6,19 @@ Paths under :data:`PUBLIC` need no token (health and the OpenAPI document); ever
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rater.catalog import Catalog
+from rater.errors import RetriableError
 from rater.issues import ValidationFailed
-from rater.offline import load_folder
 from rater.redis_store import connect
 from rater.subscriptions import Subscriptions
 from streams import metrics
@@ -24,7 +26,13 @@ from streams.api import balances, crossings, exceptions, provisioning
 from streams.api.auth import PRINCIPAL, Tokens, authenticate
 from streams.api.context import CONTEXT, ApiContext
 from streams.api.errors import api_error, json_response
+from streams.api.exceptions import EXCEPTION_INDEX, USAGE_SENDER
+from streams.api.provisioning import CONFIG_STORE
+from streams.config_store import ConfigStore
+from streams.exceptions_index import ExceptionIndex, follow_exceptions
+from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS, follow_provisioning
 from streams.settings import Settings
+from streams.topics import TopicSpec, create_topics
 
 log = logging.getLogger("rater.api")
 
@@ -46,6 +54,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.content_type == "application/json" or exc.status < 400:
             raise
         raise api_error(exc.status, _code(exc.status), exc.reason, headers=_kept(exc)) from exc
+    except RetriableError as exc:
+        log.warning("state store unavailable on %s %s: %s", request.method, request.path, exc)
+        raise api_error(
+            503, "unavailable", "the state store is unavailable; retry (operation ids make it safe)"
+        ) from exc
     except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise api_error(500, "internal", "internal error") from exc
@@ -115,21 +128,29 @@ def _code(status: int) -> str:
 
 
 def run_api(settings: Settings) -> int:
-    """``rater api``: serve until SIGINT/SIGTERM, with the configuration loaded from ``settings.config``."""
+    """``rater api``: serve until SIGINT/SIGTERM.  The configuration comes from the configuration store
+    (seeded from ``settings.config`` on the deployment's first start); the provisioning consumer and the
+    rating-exception indexer run beside the handlers (:func:`background`)."""
     try:
-        catalog, subscriptions = load_folder(settings.config)
+        asyncio.run(_seed(settings))
     except ValidationFailed as exc:
         for issue in exc.issues:
             sys.stderr.write(f"{issue}\n")
         return 1
 
-    async def config() -> tuple[Catalog, Subscriptions]:
-        return catalog, subscriptions
-
     async def make() -> web.Application:
         client = connect(settings.redis_url)
+        store = ConfigStore(client, settings.app_id)
+
+        async def config() -> tuple[Catalog, Subscriptions]:
+            _, current = await store.current()
+            return current.catalog, current.subscriptions
+
         context = ApiContext(settings, client, Tokens.parse(settings.operator_token, settings.account_tokens), config)
+        context.extras[CONFIG_STORE] = store
+        context.extras[EXCEPTION_INDEX] = ExceptionIndex(client, settings.app_id)
         app = build_api(context)
+        app.cleanup_ctx.append(background)
 
         async def close(_: web.Application) -> None:
             await client.aclose()
@@ -140,3 +161,87 @@ def run_api(settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper())
     web.run_app(make(), host=settings.api_host, port=settings.api_port, print=None)
     return 0
+
+
+async def _seed(settings: Settings) -> None:
+    client = connect(settings.redis_url)
+    try:
+        await ConfigStore(client, settings.app_id).bootstrap(settings.config)
+    finally:
+        await client.aclose()
+
+
+async def background(app: web.Application) -> AsyncIterator[None]:
+    """Kafka beside the handlers: the producer that reprocessing sends with, the ``provisioning`` consumer
+    (group ``<app id>-provisioning``) and the ``rating-exceptions`` indexer (group ``<app id>-exceptions``).
+    A task that fails is logged and restarted after a pause; neither can stop the API."""
+    ctx = app[CONTEXT]
+    settings = ctx.settings
+    await create_topics(
+        settings.kafka_bootstrap,
+        [
+            TopicSpec(settings.topic(PROVISIONING), 1, settings.replication),
+            TopicSpec(settings.topic(PROVISIONING_RESULTS), 1, settings.replication),
+        ],
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    usage = settings.topic("usage")
+
+    async def send(key: bytes | None, value: bytes) -> None:
+        await producer.send_and_wait(usage, key=key, value=value)
+
+    ctx.extras[USAGE_SENDER] = send
+    store = ctx.extras[CONFIG_STORE]
+    index = ctx.extras[EXCEPTION_INDEX]
+
+    async def provisioning() -> None:
+        consumer = _consumer(settings, settings.topic(PROVISIONING), f"{settings.app_id}-provisioning")
+        await consumer.start()
+        try:
+            await follow_provisioning(store, consumer, producer, settings.topic(PROVISIONING_RESULTS))
+        finally:
+            await consumer.stop()
+
+    async def exceptions() -> None:
+        consumer = _consumer(settings, settings.topic("rating-exceptions"), f"{settings.app_id}-exceptions")
+        await consumer.start()
+        try:
+            await follow_exceptions(index, consumer)
+        finally:
+            await consumer.stop()
+
+    tasks = [
+        asyncio.create_task(_forever(name, run))
+        for name, run in (("provisioning", provisioning), ("exceptions", exceptions))
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+
+
+def _consumer(settings: Settings, topic: str, group: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=int(settings.session_timeout * 1000),
+        heartbeat_interval_ms=1000,
+    )
+
+
+async def _forever(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the %s consumer failed; restarting in 5 s", name)
+            await asyncio.sleep(5)

@@ -1,0 +1,71 @@
+"""Provisioning through Kafka: the ``provisioning`` topic, one JSON operation per message.
+
+A group consumer (``<RATER_APP_ID>-provisioning``, started with the API) applies each operation in topic
+order through the configuration store, exactly as ``POST /v1/operations`` does, and publishes its result to
+``provisioning-results`` (keyed by operation id); the result is also kept by id (``GET /v1/operations/{id}``).
+Offsets are committed after the results are on the broker, so a crash re-reads the batch: an operation id
+applied before is not applied again (its stored result is published again).  A message without an ``id``
+gets ``<topic>:<partition>:<offset>`` as its id, which is just as stable across re-reads.  A message that is
+not an operation is refused with ``invalid_operation``; nothing on the topic stops the consumer.
+
+The topics have one partition: operations apply in the order they were produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import orjson
+
+from rater.provisioning import ProvisioningError, parse_operation
+from streams.config_store import ConfigStore, OperationResult
+from streams.exceptions_index import retry
+
+log = logging.getLogger("rater.provisioning")
+
+PROVISIONING = "provisioning"
+PROVISIONING_RESULTS = "provisioning-results"
+
+
+async def apply_message(store: ConfigStore, value: bytes | None, fallback_id: str) -> OperationResult:
+    """The result of one ``provisioning`` message (applied, or refused with the reason)."""
+    body: Any = None
+    try:
+        body = orjson.loads(value or b"")
+        if isinstance(body, dict) and not body.get("id"):
+            body = {**body, "id": fallback_id}
+        operation = parse_operation(body)
+    except (orjson.JSONDecodeError, ProvisioningError) as exc:
+        error = (
+            exc if isinstance(exc, ProvisioningError) else ProvisioningError("invalid_operation", f"not JSON: {exc}")
+        )
+        op_id = str(body.get("id")) if isinstance(body, dict) and body.get("id") else fallback_id
+        op = str(body.get("op")) if isinstance(body, dict) else ""
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        result = OperationResult(op_id, op, "refused", None, at, error.to_dict())
+        await store.store_refusal(result)
+        return result
+    return await store.submit(operation)
+
+
+async def follow_provisioning(
+    store: ConfigStore, consumer: Any, producer: Any, results_topic: str, *, stop: asyncio.Event | None = None
+) -> None:
+    """Apply the operations a started aiokafka group consumer (manual commits) reads, publish each result to
+    ``results_topic`` with a started producer, then commit."""
+    while stop is None or not stop.is_set():
+        batch = await consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            for message in records:
+                fallback = f"{message.topic}:{message.partition}:{message.offset}"
+                result = await retry(lambda m=message, f=fallback: apply_message(store, m.value, f))  # type: ignore[misc]
+                if result.status != "applied":
+                    log.warning("provisioning operation %s refused: %s", result.operation, result.error)
+                await producer.send_and_wait(
+                    results_topic, key=result.operation.encode(), value=orjson.dumps(result.to_dict())
+                )
+        if batch:
+            await consumer.commit()

@@ -1,0 +1,224 @@
+"""Provisioning and rating exceptions over HTTP, against a real aiohttp server and a real valkey-server.
+
+Every integrity rule of the seed pages is refused with a 4xx JSON error and changes nothing: the version and
+both documents read back through ``GET /v1/configuration`` are identical before and after."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+
+from rater.catalog import Catalog
+from rater.subscriptions import Subscriptions
+from streams.api.app import build_api
+from streams.api.auth import Tokens
+from streams.api.context import ApiContext
+from streams.api.exceptions import EXCEPTION_INDEX, USAGE_SENDER
+from streams.api.provisioning import CONFIG_STORE
+from streams.config_store import ConfigStore
+from streams.exceptions_index import ExceptionIndex
+from streams.settings import Settings
+from tests.integration.test_config_store import REFUSALS
+from tests.unit.provisioning_builders import ACCOUNTS, CATALOG
+
+pytestmark = pytest.mark.integration
+
+Client = TestClient[web.Request, web.Application]
+OPERATOR = {"Authorization": "Bearer op-secret"}
+TEAM = {"Authorization": "Bearer team-token"}
+
+
+class Api:
+    def __init__(self, client: Client, sent: list[tuple[bytes | None, bytes]], index: ExceptionIndex) -> None:
+        self.client = client
+        self.sent = sent
+        self.index = index
+
+    async def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        response = await self.client.request(method, path, json=body, headers=OPERATOR if headers is None else headers)
+        return response.status, await response.json()
+
+
+@pytest.fixture
+async def api(redis_client: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    (tmp_path / "catalog.yaml").write_text(CATALOG)
+    (tmp_path / "subscriptions.yaml").write_text(ACCOUNTS)
+    store = ConfigStore(redis_client, "app")
+    await store.bootstrap(tmp_path)
+
+    async def config() -> tuple[Catalog, Subscriptions]:
+        _, current = await store.current()
+        return current.catalog, current.subscriptions
+
+    sent: list[tuple[bytes | None, bytes]] = []
+
+    async def send(key: bytes | None, value: bytes) -> None:
+        sent.append((key, value))
+
+    index = ExceptionIndex(redis_client, "app")
+    ctx = ApiContext(
+        Settings("127.0.0.1:1", redis_url, app_id="app"),
+        redis_client,
+        Tokens.parse("op-secret", "team-token=TEAM"),
+        config,
+    )
+    ctx.extras.update({CONFIG_STORE: store, EXCEPTION_INDEX: index, USAGE_SENDER: send})
+    client = TestClient(TestServer(build_api(ctx)))
+    await client.start_server()
+    yield Api(client, sent, index)
+    await client.close()
+
+
+async def test_an_operation_applies_and_is_idempotent(api: Api) -> None:
+    body = {
+        "id": "uid-1",
+        "op": "add_usage_identifier",
+        "account_service": "TEAM-PHONE1",
+        "usage_identifier": {"uid": "+15550077", "start": "2026-03-01"},
+    }
+    status, result = await api.call("POST", "/v1/operations", body)
+    assert (status, result["status"], result["version"]) == (200, "applied", 2)
+    status, again = await api.call("POST", "/v1/operations", body)
+    assert (status, again["version"]) == (200, 2)
+    status, stored = await api.call("GET", "/v1/operations/uid-1")
+    assert stored == result
+    status, config = await api.call("GET", "/v1/configuration?history=5")
+    assert config["version"] == 2
+    assert next(entry["operation"] for entry in config["history"]) == "uid-1"
+    team = next(a for a in config["accounts"] if a["id"] == "TEAM")
+    uids = [u["uid"] for u in team["packages"][0]["services"][3]["usage_identifiers"]]
+    assert uids == ["+15550001", "+15550077"]
+
+
+@pytest.mark.parametrize(("body", "code"), REFUSALS)
+async def test_each_refusal_is_a_json_error_that_changes_nothing(api: Api, body: dict[str, Any], code: str) -> None:
+    _, before = await api.call("GET", "/v1/configuration")
+    status, error = await api.call("POST", "/v1/operations", {**body, "id": "refused-1"})
+    assert 400 <= status < 500
+    assert error["error"]["code"] == code
+    _, after = await api.call("GET", "/v1/configuration")
+    assert after == before
+    _, stored = await api.call("GET", "/v1/operations/refused-1")
+    assert stored["status"] == "refused"
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        (b"{not json", 400, "invalid_operation"),
+        (
+            b'{"op": "cancel_account_service", "account_service": "TEAM-PHONE1", "cancel": "2026-02-30"}',
+            400,
+            "invalid_operation",
+        ),
+        (b'{"op": "nope"}', 400, "invalid_operation"),
+        (b"[]", 400, "invalid_operation"),
+    ],
+)
+async def test_bad_requests(api: Api, raw: bytes, status: int, code: str) -> None:
+    _, before = await api.call("GET", "/v1/configuration")
+    response = await api.client.post("/v1/operations", data=raw, headers=OPERATOR)
+    assert response.status == status
+    assert (await response.json())["error"]["code"] == code
+    _, after = await api.call("GET", "/v1/configuration")
+    assert after == before
+
+
+async def test_only_the_operator_provisions(api: Api) -> None:
+    body = {"op": "update_account", "account": "TEAM", "set": {"name": "x"}}
+    assert (await api.call("POST", "/v1/operations", body, TEAM))[0] == 403
+    assert (await api.call("POST", "/v1/operations", body, {}))[0] == 401
+    assert (await api.call("GET", "/v1/configuration", None, TEAM))[0] == 403
+
+
+def exception(record_id: str, kind: str, account: str | None, uid: str = "+15550001") -> dict[str, Any]:
+    original = (
+        f'{{"record_id":"{record_id}","usage_identifier":"{uid}","usage_class":"SMS","quantity":1,'
+        '"event_time":"2026-03-02T10:00:00Z"}'
+    )
+    return {
+        "schema": "rating-exception/1",
+        "record_id": record_id,
+        "type": kind,
+        "message": "m",
+        "account": account,
+        "original": original,
+        "original_encoding": "utf-8",
+    }
+
+
+T0 = 1_772_409_600_000  # 2026-03-02T00:00:00Z
+
+
+async def test_exceptions_are_listed_by_type_account_and_time(api: Api) -> None:
+    await api.index.record(exception("r1", "rate_not_found", "TEAM"), T0)
+    await api.index.record(exception("r2", "no_usage_identifier_match", None, "+19990000"), T0 + 1000)
+    await api.index.record(exception("r3", "rate_not_found", "OTHER"), T0 + 2000)
+    assert not await api.index.record(exception("r1", "rate_not_found", "TEAM"), T0)  # a copy read again
+
+    async def ids(query: str, headers: dict[str, str] | None = None) -> list[str]:
+        status, body = await api.call("GET", f"/v1/exceptions{query}", None, headers)
+        assert status == 200, body
+        return [entry["record_id"] for entry in body["exceptions"]]
+
+    assert await ids("") == ["r1", "r2", "r3"]
+    assert await ids("?type=rate_not_found") == ["r1", "r3"]
+    assert await ids("?account=TEAM") == ["r1"]
+    assert await ids("?since=2026-03-02T00:00:01Z") == ["r2", "r3"]
+    assert await ids("?since=2026-03-02T00:00:00Z&until=2026-03-02T00:00:02Z") == ["r1", "r2"]
+    assert await ids("?type=rate_not_found&account=OTHER") == ["r3"]
+    assert await ids("?account=TEAM", TEAM) == ["r1"]
+    _, page = await api.call("GET", "/v1/exceptions?limit=2")
+    assert [e["record_id"] for e in page["exceptions"]] == ["r1", "r2"]
+    _status, rest = await api.call("GET", f"/v1/exceptions?limit=2&cursor={page['next_cursor']}")
+    assert [e["record_id"] for e in rest["exceptions"]] == ["r3"]
+    assert rest["next_cursor"] is None
+    assert (await api.call("GET", "/v1/exceptions?account=OTHER", None, TEAM))[0] == 403
+    assert (await api.call("GET", "/v1/exceptions?type=oops"))[0] == 400
+    assert (await api.call("GET", "/v1/exceptions?since=yesterday"))[0] == 400
+
+
+async def test_reprocess_sends_once_then_reopens_on_a_new_failure(api: Api) -> None:
+    """R31: the original bytes go back keyed by the usage identifier; a second request skips it; a new
+    exception for the record after it was sent reopens it with one more attempt.  A rate_not_found older
+    than the stored draws (RATER_RESULT_TTL, a week by default) is not sent: it would draw twice."""
+    now = int(time.time() * 1000) - 60_000
+    await api.index.record(exception("r1", "rate_not_found", "TEAM"), now)
+    await api.index.record(exception("r2", "no_usage_identifier_match", None), now + 1)
+    await api.index.record(exception("r0", "rate_not_found", "TEAM"), T0)
+    status, report = await api.call("POST", "/v1/exceptions/reprocess", {"type": "rate_not_found"})
+    assert status == 200
+    assert report["reprocessed"] == ["r1"]
+    assert [(s["record_id"], "expired" in s["reason"]) for s in report["skipped"]] == [("r0", True)]
+    assert api.sent == [(b"+15550001", exception("r1", "rate_not_found", "TEAM")["original"].encode())]
+    status, report = await api.call("POST", "/v1/exceptions/reprocess", {"ids": ["r1", "nope"]})
+    assert report["reprocessed"] == []
+    assert [s["record_id"] for s in report["skipped"]] == ["r1", "nope"]
+    assert len(api.sent) == 1
+    _, listed = await api.call("GET", "/v1/exceptions?status=reprocessed")
+    assert [(e["record_id"], e["reprocess_count"]) for e in listed["exceptions"]] == [("r1", 1)]
+    # the copy of the first event changes nothing; a failure after the reprocess reopens it
+    assert not await api.index.record(exception("r1", "rate_not_found", "TEAM"), T0)
+    entry = await api.index.get("r1")
+    assert entry is not None
+    later = int(entry["reprocessed_at"]) + 1
+    assert await api.index.record(exception("r1", "rate_group_not_found", "TEAM"), later)
+    _, listed = await api.call("GET", "/v1/exceptions?status=open")
+    assert [(e["record_id"], e["type"], e["attempts"]) for e in listed["exceptions"]] == [
+        ("r0", "rate_not_found", 1),
+        ("r2", "no_usage_identifier_match", 1),
+        ("r1", "rate_group_not_found", 2),
+    ]
+    status, report = await api.call("POST", "/v1/exceptions/reprocess", {"ids": ["r1"], "force": True})
+    assert report["reprocessed"] == ["r1"]
+    assert (await api.call("POST", "/v1/exceptions/reprocess", {}))[0] == 400
+    assert (await api.call("POST", "/v1/exceptions/reprocess", {"ids": ["r1"]}, TEAM))[0] == 403
