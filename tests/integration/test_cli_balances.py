@@ -17,6 +17,7 @@ from rater.balances import Balances
 from rater.offline import load_folder
 from rater.redis_store import read_hashes
 from streams.cli import main, parser
+from streams.config_store import ConfigStore
 from tests.integration._api import E20, rate_folder_into
 from tests.integration.conftest import fresh_redis
 
@@ -88,3 +89,22 @@ def test_help_names_its_environment() -> None:
     text = commands.choices["balances"].format_help()
     assert "REDIS_URL" in text
     assert "RATER_CONFIG" in text
+
+
+def test_the_configuration_store_wins_over_the_files(
+    env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once provisioning has seeded the configuration store, the balances use it: the files are not read."""
+
+    async def seed() -> None:
+        client = Redis.from_url(env)
+        try:
+            assert await ConfigStore(client, "rater").seed(E20)
+        finally:
+            await client.aclose()
+
+    asyncio.run(seed())
+    monkeypatch.setenv("RATER_CONFIG", "/nonexistent")
+    assert main(["balances", "P", "--at", AT, "--json"]) == 0
+    (pool,) = orjson.loads(capsys.readouterr().out)["buckets"]
+    assert pool["used"] == 11_000_000_000
