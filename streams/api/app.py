@@ -106,7 +106,9 @@ def run_api(settings: Settings) -> int:
 
         context = ApiContext(settings, client, Tokens.parse(settings.operator_token, settings.account_tokens), config)
         context.extras[CONFIG_STORE] = store
-        context.extras[PROVISIONER] = Provisioner(store, RedisStore(client))  # publishes once Kafka is up
+        context.extras[PROVISIONER] = Provisioner(
+            store, RedisStore(client, result_ttl=settings.result_ttl)
+        )  # publishes once Kafka is up
         context.extras[EXCEPTION_INDEX] = ExceptionIndex(client, settings.app_id)
         app = build_api(context)
         app.cleanup_ctx.append(background)
