@@ -1,12 +1,14 @@
 """Provisioning that settles what it changes: a prorated cancellation's adjustments in the stream (R41, E13).
 
-``cancel_account_service`` through any way in (``POST /v1/operations``, the ``provisioning`` topic,
-``rater provision``) goes through :class:`Provisioner`, which does, in this order:
+``cancel_account_service``, ``cancel_account_package`` and ``cancel_account`` through any way in
+(``POST /v1/operations``, the ``provisioning`` topic, ``rater provision``) go through :class:`Provisioner`,
+which does, in this order:
 
 1. **Settle** against the configuration *before* the cancellation (the one workers still rate with): each
-   prorated bucket of the service is cut once per operation, and its ``rated-adjustment/1`` event is kept
-   with the cut in the same atomic step (:func:`rater.batch.settle_cancellation`, ``rater_adjust``).  The
-   events of the whole operation are then kept by operation id in the configuration store.
+   prorated bucket of every account-service the operation cancels (or cancels earlier) is cut once per
+   operation, and its ``rated-adjustment/1`` event is kept with the cut in the same atomic step
+   (:func:`rater.batch.settle_cancellation`, ``rater_adjust``).  The events of the whole operation are
+   then kept by operation id in the configuration store.
 2. **Apply** the operation (compare-and-set, :meth:`ConfigStore.submit`): the service is cancelled.
 3. **Publish** the kept events on ``rated-charges``, keyed by account, as offline rating writes them
    after the records before the cancellation.
@@ -36,12 +38,23 @@ from rater.batch import settle_cancellation
 from rater.engine import Rater
 from rater.errors import RetriableError
 from rater.keys import settlement_key
-from rater.provisioning import CancelAccountService, Operation, ProvisioningError, apply
+from rater.provisioning import (
+    CancelAccount,
+    CancelAccountPackage,
+    CancelAccountService,
+    Operation,
+    ProvisioningError,
+    apply,
+    cancelled_services,
+)
 from rater.state import SettlementStore
 from streams.config_store import RESULT_TTL, ConfigStore, OperationResult
 
 #: The topic adjustments go to (streams.app.RATED, named here so the API does not import the Faust app).
 RATED_CHARGES = "rated-charges"
+
+#: The operations that can cancel an account-service, directly or through its package or account.
+SETTLING = (CancelAccountService, CancelAccountPackage, CancelAccount)
 
 #: Sends one event: (key, value).
 Publish = Callable[[bytes, bytes], Awaitable[None]]
@@ -69,7 +82,7 @@ class Provisioner:
         await self.config.store_refusal(result)
 
     async def submit(self, operation: Operation) -> OperationResult:
-        if not isinstance(operation, CancelAccountService):
+        if not isinstance(operation, SETTLING):
             return await self.config.submit(operation)
         if operation.id is None:
             operation = operation.model_copy(update={"id": uuid.uuid4().hex})
@@ -83,13 +96,15 @@ class Provisioner:
         if events is None:
             _, config = await self.config.snapshot()
             try:
-                apply(operation, config)
+                cut = cancelled_services(config, apply(operation, config))
             except ProvisioningError:
                 return await self.config.submit(operation)  # refused: it stores and answers the refusal
             rater = Rater(config.catalog, config.subscriptions)
-            if self.publish is None and rater.cancel_targets(operation.account_service, operation.cancel):
+            if self.publish is None and any(rater.cancel_targets(service, day) for service, day in cut):
                 raise RetriableError(f"{op_id}: a prorated bucket to settle and no broker to publish it on")
-            computed = await settle_cancellation(rater, self.state, operation.account_service, operation.cancel, op_id)
+            computed: list[bytes] = []
+            for service, day in cut:
+                computed += await settle_cancellation(rater, self.state, service, day, op_id)
             events = await self._keep(op_id, computed)
         result = await self.config.submit(operation)
         if result.status == "applied":

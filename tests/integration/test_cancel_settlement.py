@@ -161,3 +161,42 @@ async def test_a_refused_cancellation_settles_nothing(redis_client: Redis) -> No
     assert result.error["code"] == "not_found"
     assert published.sent == []
     assert await config.version() == 1
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "cancel_account_package", "id": "cancel-pkg", "account_package": "AP-12", "cancel": "2026-09-11"},
+        {"op": "cancel_account", "id": "cancel-acc", "account": "ACC-12", "cancel": "2026-09-11"},
+    ],
+)
+async def test_cancelling_the_package_or_the_account_settles_its_services(
+    redis_client: Redis, operation: dict[str, Any]
+) -> None:
+    """A package or account cancelled from Sept 11 cancels AS-12 from Sept 11 (§1.3): the same E13 cut as
+    cancelling the service itself (12 GB, 2 GB into T2 -> 8.00), under this operation's id."""
+    folder = EXAMPLES / "E13-proration-on-cancel"
+    config, state = await rated_before_cancel(redis_client, f"e13-{operation['id']}", folder)
+    published = Published()
+    result = await Provisioner(config, state, published).submit(parse_operation(operation))
+    assert result.status == "applied"
+    (offline,) = [orjson.loads(body) for body in offline_adjustments(folder)]
+    expected = {
+        **offline,
+        "adjustment_id": f"{operation['id']}:AS-12/DATA30",
+        "event_id": f"{operation['id']}:AS-12/DATA30:adjustment",
+    }
+    assert [orjson.loads(value) for _, value in published.sent] == [expected]
+    assert expected["total_amount"] == "8.00"
+
+
+async def test_a_cancellation_at_a_period_end_settles_nothing(redis_client: Redis) -> None:
+    """Cancelled from Dec 1: the last active day, Nov 30, ends a whole November (30 of 30 days), so no tier 1
+    is cut (R40, R42) and nothing is settled or published; the cancellation itself is applied."""
+    folder = EXAMPLES / "E13-proration-on-cancel"
+    config, state = await rated_before_cancel(redis_client, "e13-later", folder)
+    published = Published()
+    operation = {"op": "cancel_account_package", "id": "late", "account_package": "AP-12", "cancel": "2026-12-01"}
+    assert (await Provisioner(config, state, published).submit(parse_operation(operation))).status == "applied"
+    assert published.sent == []
+    assert await consumed(state, bucket_key("ACC-12", "AS-12/DATA30")) == [12 * GB]

@@ -12,9 +12,11 @@ import orjson
 import pytest
 
 from rater.batch import rate_batch, settle_cancellation
+from rater.catalog import catalog_document
 from rater.engine import Rater
 from rater.events import RatedAdjustment, dumps
 from rater.offline import load_folder, rate_folder
+from rater.provisioning import Config, apply, cancelled_services, compile_config, parse_operation
 from rater.state import AsyncMemoryStore
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -72,3 +74,34 @@ def test_a_service_without_a_prorated_bucket_settles_nothing() -> None:
     service = next(iter(subscriptions.services))
     events = asyncio.run(settle_cancellation(rater, AsyncMemoryStore(), service, dt.date(2026, 3, 15), "op"))
     assert events == []
+
+
+def _e13_config() -> Config:
+    _, subscriptions = load_folder(EXAMPLES / "E13-proration-on-cancel")
+    return compile_config(catalog_document(EXAMPLES / "E13-proration-on-cancel"), subscriptions.accounts)
+
+
+AS12_FROM_SEPT_11 = [("AS-12", "2026-09-11")]
+
+
+@pytest.mark.parametrize(
+    ("operation", "cut"),
+    [
+        (
+            {"op": "cancel_account_service", "account_service": "AS-12", "cancel": "2026-09-11"},
+            [("AS-12", "2026-09-11")],
+        ),
+        (
+            {"op": "cancel_account_package", "account_package": "AP-12", "cancel": "2026-09-11"},
+            [("AS-12", "2026-09-11")],
+        ),
+        ({"op": "cancel_account", "account": "ACC-12", "cancel": "2026-09-11"}, AS12_FROM_SEPT_11),
+        ({"op": "update_account", "account": "ACC-12", "set": {"name": "renamed"}}, []),
+    ],
+)
+def test_the_services_an_operation_cancels(operation: dict[str, str], cut: list[tuple[str, str]]) -> None:
+    """A service is cut by its own cancellation, its package's or its account's (§1.3); other changes cut none."""
+    before = _e13_config()
+    after = apply(parse_operation(operation), before)
+    assert [(service, day.isoformat()) for service, day in cancelled_services(before, after)] == cut
+    assert cancelled_services(after, after) == []  # once cancelled, the same date again is no new cut
