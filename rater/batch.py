@@ -17,9 +17,12 @@ from collections.abc import Callable, Sequence
 
 from rater.engine import MoneyDue, Prepared, Rater
 from rater.errors import ExceptionType, InvalidRecord, RatingError, RetriableError
-from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent
+from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent, dumps
 from rater.record import decode
-from rater.state import AsyncStateStore, DrawRequest
+from rater.state import AsyncStateStore, DrawRequest, SettlementStore
+
+#: Reads of a counter before a settlement gives up because records keep drawing from it (retriable).
+SETTLE_ATTEMPTS = 50
 
 
 async def rate_batch(
@@ -84,3 +87,38 @@ async def tick(rater: Rater, store: AsyncStateStore, moment: dt.datetime) -> lis
         if await store.mark(due.key, "activated", 1):
             notes.append(due.notification())
     return notes
+
+
+async def settle_cancellation(
+    rater: Rater, store: SettlementStore, account_service: str, cancel: dt.date, operation_id: str
+) -> list[bytes]:
+    """Settle the prorated buckets of ``account_service`` cancelled from ``cancel`` (R41, E13) against an async
+    store; return the ``rated-adjustment/1`` events to publish, as stored.
+
+    ``rater`` holds the configuration *before* the cancellation.  Per bucket :meth:`Rater.cancel_targets`
+    finds, its counter is read, the cut priced (:meth:`Rater.settlement`, pure) and written with the event
+    in one atomic step, once per operation and only if no record drew in between (else it is read and
+    priced again).  A repeated ``operation_id`` (a retry after a crash) gets the stored events back, byte
+    for byte, whatever the counters hold now.  Unlike :meth:`Rater.cancel`, ``rater`` is left as it was:
+    the configuration change is the provisioner's."""
+    events: list[bytes] = []
+    for target in rater.cancel_targets(account_service, cancel):
+        for _ in range(SETTLE_ATTEMPTS):
+            state = await store.fields(target.key)
+            settlement = rater.settlement(target, state, operation_id)
+            if settlement is None:
+                break
+            stored = await store.adjust(
+                settlement.operation_key,
+                settlement.key,
+                settlement.field,
+                settlement.consumed,
+                settlement.kept,
+                dumps(settlement.adjustment),
+            )
+            if stored is not None:
+                events.append(stored)
+                break
+        else:
+            raise RetriableError(f"{operation_id}: bucket {target.old.id!r} kept changing while being settled")
+    return events

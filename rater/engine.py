@@ -134,6 +134,34 @@ class Prepared:
     money_key: str
 
 
+@dataclass(frozen=True)
+class CancelTarget:
+    """A prorated bucket a cancellation cuts (R41): the instance before and after, the period holding the
+    last active day, its tiers before and after the cut, and the counter hash ``key`` in the store."""
+
+    account_service: str
+    cancel: dt.date
+    old: Instance
+    new: Instance
+    period: Period
+    old_tiers: Tiers
+    new_tiers: Tiers
+    key: str
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One bucket's cancel proration (R41): set ``field`` of ``key`` from ``consumed`` to ``kept`` once per
+    ``operation_key`` and publish ``adjustment``."""
+
+    operation_key: str
+    key: str
+    field: str
+    consumed: int
+    kept: int
+    adjustment: RatedAdjustment
+
+
 @dataclass
 class MoneyDue:
     """The overflow is priced and money buckets must pay: the second draw, by value in micro-units (R46)."""
@@ -429,13 +457,30 @@ class Rater:
         allowance) is returned as adjustments, and the counter keeps only what the cut allowance holds.
         Moved usage is priced at the bucket's first included class (the counter does not split by class).
         Replaying the same ``operation_id`` changes no counter again.
+
+        This is the synchronous path (offline rating); the stream settles through
+        :func:`rater.batch.settle_cancellation` with the same :meth:`cancel_targets` and :meth:`settlement`.
         """
+        adjustments: list[RatedAdjustment] = []
+        for target in self.cancel_targets(account_service, cancel):
+            settlement = self.settlement(target, self.store.fields(target.key), operation_id)
+            if settlement is None:
+                continue
+            self.store.settle(settlement.operation_key, settlement.key, settlement.field, settlement.kept)
+            adjustments.append(settlement.adjustment)
+        self.subscriptions = cancel_account_service(self.subscriptions, self.catalog, account_service, cancel)
+        self.resolver = Resolver(self.catalog, self.subscriptions)
+        return adjustments
+
+    def cancel_targets(self, account_service: str, cancel: dt.date) -> list[CancelTarget]:
+        """The buckets of ``account_service`` a cancellation from ``cancel`` (exclusive, R42) cuts (R41): each
+        recurring bucket with Prorate on whose period holding the last active day loses part of tier 1.
+        Pure: what each cut costs depends on the period's consumption, read from the store by the caller
+        and priced by :meth:`settlement`.  Raises ``KeyError`` for an unknown account-service."""
         context = self.subscriptions.services[account_service]
         account = context.account
-        zone = self.subscriptions.zone(account.id)
         last_day = cancel - dt.timedelta(days=1)
-        when = dt.datetime.combine(last_day, dt.time(), tzinfo=zone)
-        adjustments: list[RatedAdjustment] = []
+        targets: list[CancelTarget] = []
         for old in self.resolver.service_instances(account_service):
             if not old.bucket.prorate or old.recur_type is RecurType.NONRECURRING:
                 continue
@@ -445,50 +490,62 @@ class Rater:
             new = replace(old, cancel=min(cancel, old.cancel) if old.cancel else cancel)
             old_tiers = self.resolver.tiers(old.bucket, self.resolver.prorated(old, period))
             new_tiers = self.resolver.tiers(old.bucket, self.resolver.prorated(new, period))
-            key = bucket_key(self.resolver.root(account.id), old.id)
-            state = self.store.fields(key)
-            consumed = state.get(f"c:{period.index}", 0)
-            carry = state.get(f"r:{period.index}", 0)
-            if consumed == 0 or old_tiers.sizes == new_tiers.sizes:
+            if old_tiers.sizes == new_tiers.sizes:
                 continue
-            new_sizes = new_tiers.with_carry(carry)
-            kept = consumed if new_tiers.repeats else min(consumed, sum(new_sizes))
-            usage_class, location = _first_include(self.catalog, old.bucket)
-            local = when
-            before = self._bucket_lines(old, old_tiers, carry, consumed, usage_class, location, when, local)
-            after = self._bucket_lines(new, new_tiers, carry, kept, usage_class, location, when, local)
-            lines = _difference(after, before)
-            if consumed > kept:
-                match = self._find_rate(
-                    context, self.catalog.usage_classes[usage_class], location, when, local, old.overage_rate_plan, None
-                )
-                amount = charge(
-                    match.rate, self.catalog.bucket_unit_type(old.bucket), consumed - kept, match.choice.plan.precision
-                )
-                invoicer = self.subscriptions.usage_invoicer(account)
-                lines.append(_rate_plan_line(match, consumed - kept, amount, invoicer.id))
-            operation = record_key(self.resolver.root(account.id), f"settle:{operation_id}:{old.id}")
-            self.store.settle(operation, key, f"c:{period.index}", kept)
-            adjustments.append(
-                RatedAdjustment(
-                    adjustment_id=f"{operation_id}:{old.id}",
-                    reason="cancel_proration",
-                    account=account.id,
-                    account_service=account_service,
-                    bucket_instance=old.id,
-                    period_start=period.start.isoformat(),
-                    period_end=_day(period.end),
-                    tiers_before=old_tiers.with_carry(carry),
-                    tiers_after=new_sizes,
-                    consumed=consumed,
-                    kept=kept,
-                    charges=tuple(lines),
-                    currency=account.currency,
-                )
+            key = bucket_key(self.resolver.root(account.id), old.id)
+            targets.append(CancelTarget(account_service, cancel, old, new, period, old_tiers, new_tiers, key))
+        return targets
+
+    def settlement(self, target: CancelTarget, state: dict[str, int], operation_id: str) -> Settlement | None:
+        """What cutting ``target`` costs, given its counter hash ``state`` (fields ``c:<period>`` consumed and
+        ``r:<period>`` rollover carry, base units): the adjustment and the value the counter keeps (R41).
+
+        ``kept`` = the consumption, capped at the cut allowance (all of it when the last tier repeats); the
+        adjustment's lines are the re-priced period minus the period as rated, plus overage for
+        ``consumed - kept`` at the overage rate plan.  ``None`` when nothing was consumed (nothing to move).
+        Pure: the caller writes ``kept`` once per ``operation_key`` (``settle``)."""
+        old, new, period = target.old, target.new, target.period
+        context = self.subscriptions.services[target.account_service]
+        account = context.account
+        consumed = state.get(f"c:{period.index}", 0)
+        carry = state.get(f"r:{period.index}", 0)
+        if consumed == 0:
+            return None
+        when = dt.datetime.combine(
+            target.cancel - dt.timedelta(days=1), dt.time(), tzinfo=self.subscriptions.zone(account.id)
+        )
+        new_sizes = target.new_tiers.with_carry(carry)
+        kept = consumed if target.new_tiers.repeats else min(consumed, sum(new_sizes))
+        usage_class, location = _first_include(self.catalog, old.bucket)
+        before = self._bucket_lines(old, target.old_tiers, carry, consumed, usage_class, location, when, when)
+        after = self._bucket_lines(new, target.new_tiers, carry, kept, usage_class, location, when, when)
+        lines = _difference(after, before)
+        if consumed > kept:
+            match = self._find_rate(
+                context, self.catalog.usage_classes[usage_class], location, when, when, old.overage_rate_plan, None
             )
-        self.subscriptions = cancel_account_service(self.subscriptions, self.catalog, account_service, cancel)
-        self.resolver = Resolver(self.catalog, self.subscriptions)
-        return adjustments
+            amount = charge(
+                match.rate, self.catalog.bucket_unit_type(old.bucket), consumed - kept, match.choice.plan.precision
+            )
+            invoicer = self.subscriptions.usage_invoicer(account)
+            lines.append(_rate_plan_line(match, consumed - kept, amount, invoicer.id))
+        adjustment = RatedAdjustment(
+            adjustment_id=f"{operation_id}:{old.id}",
+            reason="cancel_proration",
+            account=account.id,
+            account_service=target.account_service,
+            bucket_instance=old.id,
+            period_start=period.start.isoformat(),
+            period_end=_day(period.end),
+            tiers_before=target.old_tiers.with_carry(carry),
+            tiers_after=new_sizes,
+            consumed=consumed,
+            kept=kept,
+            charges=tuple(lines),
+            currency=account.currency,
+        )
+        operation = record_key(self.resolver.root(account.id), f"settle:{operation_id}:{old.id}")
+        return Settlement(operation, target.key, f"c:{period.index}", consumed, kept, adjustment)
 
     def _bucket_lines(
         self,

@@ -37,6 +37,12 @@ def operation_key(app: str, operation: str) -> str:
     return f"{PREFIX}:{{config:{app}}}:operation:{operation}"
 
 
+def settlement_key(app: str, operation: str) -> str:
+    """The ``rated-adjustment/1`` events a provisioning operation settled (R41), as published, by its id: a
+    retried operation publishes these again, byte for byte."""
+    return f"{PREFIX}:{{config:{app}}}:settlement:{operation}"
+
+
 def exception_key(app: str, part: str) -> str:
     """The rating-exception index of deployment ``app``: ``entry:<record id>`` (a hash per exception),
     ``at`` (a sorted set of record ids by the time the exception was raised, ms), ``type:<type>`` and

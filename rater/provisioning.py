@@ -97,6 +97,20 @@ def compile_config(
     return Config(dict(catalog_document), dict(accounts), catalog, subscriptions)
 
 
+def cancelled_services(before: Config, after: Config) -> list[tuple[str, dt.date]]:
+    """Account-services a change cancels or cancels earlier, with their cancel date (exclusive) after it, in
+    id order: what R41 settles.  A service's cancel date is its own or its package's (§1.3), so a cancelled
+    account or account-package cancels its services too.  A service that disappears is not listed."""
+    cut: list[tuple[str, dt.date]] = []
+    for service_id, old in sorted(before.subscriptions.services.items()):
+        new = after.subscriptions.services.get(service_id)
+        if new is None or new.cancel is None:
+            continue
+        if old.cancel is None or new.cancel < old.cancel:
+            cut.append((service_id, new.cancel))
+    return cut
+
+
 def _compile_catalog(document: Mapping[str, Any]) -> Catalog:
     catalog, issues = check_catalog_document(dict(document), "catalog")
     if catalog is None:

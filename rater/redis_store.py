@@ -182,6 +182,21 @@ class RedisStore:
         reply = await self.client.fcall("rater_settle", 2, operation_key, key, field, str(value), str(self.result_ttl))
         return int(reply)
 
+    async def adjust(
+        self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes
+    ) -> bytes | None:
+        """``rater_adjust``: :meth:`rater.state.MemoryStore.adjust` in one atomic call."""
+        if not self._loaded:
+            await self.load()
+        args = [field, str(expected), str(value), str(self.result_ttl), payload]
+        try:
+            reply = await self.client.fcall("rater_adjust", 2, operation_key, key, *args)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise RetriableError(f"state store unavailable: {exc}") from exc
+        if reply is None:
+            return None
+        return reply if isinstance(reply, bytes) else str(reply).encode()
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

@@ -118,6 +118,7 @@ class MemoryStore:
     hashes: dict[str, dict[str, int]] = field(default_factory=dict)
     results: dict[str, DrawResult] = field(default_factory=dict)
     settled: dict[str, int] = field(default_factory=dict)
+    adjustments: dict[str, bytes] = field(default_factory=dict)
 
     def fields(self, key: str) -> dict[str, int]:
         return dict(self.hashes.get(key, {}))
@@ -138,6 +139,23 @@ class MemoryStore:
         state[field] = value
         self.settled[operation_id] = previous
         return previous
+
+    def adjust(
+        self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes
+    ) -> bytes | None:
+        """The kernel's ``rater_adjust``: the first call of ``operation_key`` sets ``field`` of ``key`` from
+        ``expected`` to ``value`` and keeps ``payload`` (the adjustment); it answers the payload kept.  A
+        later call answers the payload of the first, changing nothing.  ``None``, changing nothing, when
+        the field no longer holds ``expected`` (a record drew meanwhile: read again and re-price)."""
+        done = self.adjustments.get(operation_key)
+        if done is not None:
+            return done
+        state = self.hashes.setdefault(key, {})
+        if state.get(field, 0) != expected:
+            return None
+        state[field] = value
+        self.adjustments[operation_key] = payload
+        return payload
 
     def draw(self, record_key: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
         stored = self.results.get(record_key)
@@ -233,6 +251,17 @@ class AsyncStateStore(Protocol):
     async def mark(self, key: str, field: str, value: int) -> bool: ...
 
 
+class SettlementStore(Protocol):
+    """What a cancellation's settlement needs of the async store (R41): read a counter hash, and cut it
+    once per operation while keeping the adjustment it caused (:meth:`MemoryStore.adjust`)."""
+
+    async def fields(self, key: str) -> dict[str, int]: ...
+
+    async def adjust(
+        self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes
+    ) -> bytes | None: ...
+
+
 @dataclass
 class AsyncMemoryStore:
     """:class:`MemoryStore` behind the async batch interface (tests, and the contract suite's reference)."""
@@ -247,3 +276,8 @@ class AsyncMemoryStore:
 
     async def mark(self, key: str, field: str, value: int) -> bool:
         return self.inner.mark(key, field, value)
+
+    async def adjust(
+        self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes
+    ) -> bytes | None:
+        return self.inner.adjust(operation_key, key, field, expected, value, payload)

@@ -25,11 +25,12 @@ from rater.catalog import json_document
 from rater.errors import ExceptionType
 from rater.issues import ValidationFailed
 from rater.provisioning import ProvisioningError, parse_operation
-from rater.redis_store import connect
+from rater.redis_store import RedisStore, connect
 from rater.yamlio import YamlError, loads_yaml
 from streams.config_store import ConfigStore
 from streams.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess, usage_key
 from streams.provisioning_feed import PROVISIONING
+from streams.settlement import RATED_CHARGES, Provisioner, TopicPublisher
 from streams.topics import TopicSpec, create_topics
 
 PROVISION_ENV = (
@@ -105,15 +106,26 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
             if await store.version() == 0 and not seed.exists():
                 raise UsageError(f"the store holds no configuration yet and RATER_CONFIG={seed} does not exist")
             await store.seed(seed)
-            for body in bodies:
-                try:
-                    result = (await store.submit(parse_operation(body))).to_dict()
-                except ProvisioningError as exc:
-                    op = str(body.get("op")) if isinstance(body, dict) else ""
-                    result = {"operation": body.get("id") if isinstance(body, dict) else None, "op": op}
-                    result |= {"status": "refused", "error": exc.to_dict()}
-                refused += result["status"] != "applied"
-                print(orjson.dumps(result).decode(), flush=True)
+            assert client is not None
+            # a cancellation settles prorated buckets and publishes the adjustments (R41): on the broker
+            # when there is one; without one, such a cancellation is refused as retriable, changing nothing
+            bootstrap_env = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
+            topic_prefix = _env("RATER_TOPIC_PREFIX", "")
+            publisher = TopicPublisher(bootstrap_env, topic_prefix + RATED_CHARGES) if bootstrap_env else None
+            provisioner = Provisioner(store, RedisStore(client), publisher)
+            try:
+                for body in bodies:
+                    try:
+                        result = (await provisioner.submit(parse_operation(body))).to_dict()
+                    except ProvisioningError as exc:
+                        op = str(body.get("op")) if isinstance(body, dict) else ""
+                        result = {"operation": body.get("id") if isinstance(body, dict) else None, "op": op}
+                        result |= {"status": "refused", "error": exc.to_dict()}
+                    refused += result["status"] != "applied"
+                    print(orjson.dumps(result).decode(), flush=True)
+            finally:
+                if publisher is not None:
+                    await publisher.close()
             return 1 if refused else 0
         ids = []
         bootstrap = _env("KAFKA_BOOTSTRAP")

@@ -1,7 +1,8 @@
 """Provisioning through Kafka: the ``provisioning`` topic, one JSON operation per message.
 
 A group consumer (``<RATER_APP_ID>-provisioning``, started with the API) applies each operation in topic
-order through the configuration store, exactly as ``POST /v1/operations`` does, and publishes its result to
+order through the configuration store, exactly as ``POST /v1/operations`` does (a cancellation settles and
+publishes its adjustments first, :mod:`streams.settlement`), and publishes its result to
 ``provisioning-results`` (keyed by operation id); the result is also kept by id (``GET /v1/operations/{id}``).
 Offsets are committed after the results are on the broker, so a crash re-reads the batch: an operation id
 applied before is not applied again (its stored result is published again).  A message without an ``id``
@@ -21,8 +22,9 @@ from typing import Any
 import orjson
 
 from rater.provisioning import ProvisioningError, parse_operation
-from streams.config_store import ConfigStore, OperationResult
+from streams.config_store import OperationResult
 from streams.exceptions_index import retry
+from streams.settlement import Submitter
 
 log = logging.getLogger("rater.provisioning")
 
@@ -30,7 +32,7 @@ PROVISIONING = "provisioning"
 PROVISIONING_RESULTS = "provisioning-results"
 
 
-async def apply_message(store: ConfigStore, value: bytes | None, fallback_id: str) -> OperationResult:
+async def apply_message(store: Submitter, value: bytes | None, fallback_id: str) -> OperationResult:
     """The result of one ``provisioning`` message (applied, or refused with the reason)."""
     body: Any = None
     try:
@@ -52,7 +54,7 @@ async def apply_message(store: ConfigStore, value: bytes | None, fallback_id: st
 
 
 async def follow_provisioning(
-    store: ConfigStore, consumer: Any, producer: Any, results_topic: str, *, stop: asyncio.Event | None = None
+    store: Submitter, consumer: Any, producer: Any, results_topic: str, *, stop: asyncio.Event | None = None
 ) -> None:
     """Apply the operations a started aiokafka group consumer (manual commits) reads, publish each result to
     ``results_topic`` with a started producer, then commit."""

@@ -201,6 +201,10 @@ rater_fields(KEYS[1]): every field of a counter hash as a flat array (balances, 
 rater_mark(KEYS[1], ARGV[1] field, ARGV[2] value): set once; 1 if this call set it.
 rater_settle(KEYS[1] op key, KEYS[2] hash, ARGV[1] field, ARGV[2] value, ARGV[3] ttl): set the field once per
   operation; reply the value it had before the first call.
+rater_adjust(KEYS[1] op key, KEYS[2] hash, ARGV[1] field, ARGV[2] expected, ARGV[3] value, ARGV[4] ttl,
+  ARGV[5] payload): once per operation, and only while the field holds `expected`, set it to `value` and keep
+  `payload` under the op key (ttl seconds); reply the payload kept (the first call's, on a repeat), or false
+  when the field moved (the caller reads again).  R41: a cancellation's cut and its adjustment event.
 ]]
 local function mark(keys, args)
   if redis.call('HEXISTS', keys[1], args[1]) == 1 then
@@ -221,6 +225,20 @@ local function settle(keys, args)
   return previous
 end
 
+local function adjust(keys, args)
+  local done = redis.call('GET', keys[1])
+  if done then
+    return done
+  end
+  if (get(keys[2], args[1]) or 0) ~= tonumber(args[2]) then
+    return false
+  end
+  redis.call('HSET', keys[2], args[1], args[3])
+  redis.call('SET', keys[1], args[5], 'EX', tonumber(args[4]))
+  return args[5]
+end
+
 redis.register_function('rater_draw', draw)
 redis.register_function('rater_mark', mark)
 redis.register_function('rater_settle', settle)
+redis.register_function('rater_adjust', adjust)

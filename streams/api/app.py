@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rater.catalog import Catalog
 from rater.errors import RetriableError
 from rater.issues import ValidationFailed
-from rater.redis_store import connect
+from rater.redis_store import RedisStore, connect
 from rater.subscriptions import Subscriptions
 from streams import metrics
 from streams.api import balances, crossings, exceptions, provisioning
@@ -27,11 +27,12 @@ from streams.api.auth import PRINCIPAL, Tokens, authenticate
 from streams.api.context import CONTEXT, ApiContext
 from streams.api.errors import api_error, json_response
 from streams.api.exceptions import EXCEPTION_INDEX, USAGE_SENDER
-from streams.api.provisioning import CONFIG_STORE
+from streams.api.provisioning import CONFIG_STORE, PROVISIONER
 from streams.config_store import ConfigStore
 from streams.exceptions_index import ExceptionIndex, follow_exceptions
 from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS, follow_provisioning
 from streams.settings import Settings
+from streams.settlement import RATED_CHARGES, Provisioner
 from streams.topics import TopicSpec, create_topics
 
 log = logging.getLogger("rater.api")
@@ -148,6 +149,9 @@ def run_api(settings: Settings) -> int:
 
         context = ApiContext(settings, client, Tokens.parse(settings.operator_token, settings.account_tokens), config)
         context.extras[CONFIG_STORE] = store
+        context.extras[PROVISIONER] = Provisioner(
+            store, RedisStore(client, result_ttl=settings.result_ttl)
+        )  # publishes once Kafka is up
         context.extras[EXCEPTION_INDEX] = ExceptionIndex(client, settings.app_id)
         app = build_api(context)
         app.cleanup_ctx.append(background)
@@ -172,7 +176,8 @@ async def _seed(settings: Settings) -> None:
 
 
 async def background(app: web.Application) -> AsyncIterator[None]:
-    """Kafka beside the handlers: the producer that reprocessing sends with, the ``provisioning`` consumer
+    """Kafka beside the handlers: the producer that reprocessing and cancellations' adjustments send with
+    (``usage``; ``rated-charges``, R41), the ``provisioning`` consumer
     (group ``<app id>-provisioning``) and the ``rating-exceptions`` indexer (group ``<app id>-exceptions``).
     A task that fails is logged and restarted after a pause; neither can stop the API."""
     ctx = app[CONTEXT]
@@ -192,7 +197,14 @@ async def background(app: web.Application) -> AsyncIterator[None]:
         await producer.send_and_wait(usage, key=key, value=value)
 
     ctx.extras[USAGE_SENDER] = send
-    store = ctx.extras[CONFIG_STORE]
+    rated = settings.topic(RATED_CHARGES)
+
+    async def publish(key: bytes, value: bytes) -> None:
+        await producer.send_and_wait(rated, key=key, value=value)
+
+    store = ctx.extras.get(PROVISIONER) or ctx.extras[CONFIG_STORE]
+    if isinstance(store, Provisioner):
+        store.publish = publish
     index = ctx.extras[EXCEPTION_INDEX]
 
     async def provisioning() -> None:

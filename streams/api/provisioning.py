@@ -2,7 +2,9 @@
 ``provisioning`` topic and ``rater provision`` (docs/provisioning.md).
 
 * ``POST /v1/operations``: apply one operation; ``200`` with its result once it is in force (every record a
-  worker rates in a batch started after this answer sees it), or a JSON error that changed nothing.
+  worker rates in a batch started after this answer sees it), or a JSON error that changed nothing.  A
+  ``cancel_account_service`` has settled its prorated buckets and published their adjustments on
+  ``rated-charges`` by then (R41, :mod:`streams.settlement`).
   Idempotent: an operation ``id`` applied before answers with its stored result.
 * ``GET /v1/operations/{id}``: the result of an operation, whichever way it came (HTTP, topic, CLI).
 * ``GET /v1/configuration``: the version and both documents in force, the version each worker rates with
@@ -19,6 +21,7 @@ from streams.api.auth import require_operator
 from streams.api.context import ApiContext, context
 from streams.api.errors import api_error, json_response
 from streams.config_store import ConfigStore, OperationResult
+from streams.settlement import Provisioner
 
 routes = web.RouteTableDef()
 
@@ -34,6 +37,7 @@ STATUS = {
 }
 
 CONFIG_STORE = "config_store"
+PROVISIONER = "provisioner"
 
 
 def config_store(ctx: ApiContext) -> ConfigStore:
@@ -41,6 +45,13 @@ def config_store(ctx: ApiContext) -> ConfigStore:
     if not isinstance(store, ConfigStore):
         raise api_error(503, "unavailable", "the configuration store is not configured")
     return store
+
+
+def provisioner(ctx: ApiContext) -> Provisioner | ConfigStore:
+    """What applies operations: the :class:`Provisioner` (it also settles cancellations, R41) when the
+    application has one, else the configuration store alone."""
+    found = ctx.extras.get(PROVISIONER)
+    return found if isinstance(found, Provisioner) else config_store(ctx)
 
 
 def refusal(result: OperationResult) -> web.HTTPException:
@@ -60,7 +71,7 @@ async def submit(request: web.Request) -> web.Response:
         operation = parse_operation(body)
     except ProvisioningError as exc:
         raise api_error(400, exc.code, exc.message, issues=[str(issue) for issue in exc.issues]) from exc
-    result = await config_store(context(request)).submit(operation)
+    result = await provisioner(context(request)).submit(operation)
     if result.status != "applied":
         raise refusal(result)
     return json_response(result.to_dict())

@@ -168,7 +168,8 @@ def produce_file(bootstrap: str, topic: str, usage: Path) -> int:
 
 
 class Collector:
-    """Reads output topics from the start; keeps every body per record id (re-emissions included)."""
+    """Reads output topics from the start; keeps every body per record id, or per event id for events that
+    answer no record (adjustments), re-emissions included."""
 
     def __init__(self, bootstrap: str, topics: list[str]) -> None:
         self.bootstrap = bootstrap
@@ -189,7 +190,8 @@ class Collector:
                 for records in batch.values():
                     for record in records:
                         body = orjson.loads(record.value or b"{}")
-                        self.seen.setdefault(body["record_id"], []).append(body)
+                        # a rated-adjustment/1 (R41) answers no record: it is known by its event id
+                        self.seen.setdefault(body.get("record_id") or body["event_id"], []).append(body)
         finally:
             await consumer.stop()
 

@@ -15,14 +15,17 @@ import sys
 import uuid
 from pathlib import Path
 
+import orjson
 import pytest
 import redis
 
-from rater.events import RatedCharge, RatingExceptionEvent
+from rater.events import RatedAdjustment, RatedCharge, RatingExceptionEvent
 from rater.offline import rate_folder
 from streams.app import EXCEPTIONS, RATED
+from streams.provisioning_feed import PROVISIONING
 from streams.topics import TopicSpec, create_topics
-from tests.e2e._stream import Collector, produce_file
+from tests.e2e._api import ApiProcess, read_topic, send
+from tests.e2e._stream import Collector, Stream, produce_file
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +37,14 @@ FOLDERS = sorted(
     if (path / "expected.yaml").is_file() and b'"control": "cancel"' not in (path / "usage.jsonl").read_bytes()
 )
 """Every example folder but the cancellation ones (a cancellation is a provisioning change, not a usage
-message).  Tick control lines travel on the usage topic and run in their place in the stream."""
+message: :func:`test_cancellation_example_through_provisioning_equals_offline`).  Tick control lines travel
+on the usage topic and run in their place in the stream."""
+
+CANCELLATIONS = sorted(
+    path.name
+    for path in EXAMPLES.iterdir()
+    if (path / "expected.yaml").is_file() and b'"control": "cancel"' in (path / "usage.jsonl").read_bytes()
+)
 
 
 @pytest.mark.parametrize("name", FOLDERS)
@@ -86,3 +96,64 @@ def test_example_through_kafka_equals_offline(
     for record_id, bodies in seen.items():
         assert all(body == bodies[0] for body in bodies), record_id  # re-emissions are identical
         assert bodies[0] == expected[record_id], record_id
+
+
+@pytest.mark.parametrize("name", CANCELLATIONS)
+def test_cancellation_example_through_provisioning_equals_offline(
+    name: str, kafka_bootstrap: str, e2e_redis_url: str, tmp_path: Path
+) -> None:
+    """The folder's cancel line becomes a provisioning operation, applied at the same point in the stream:
+    the records before it are produced and rated by a worker process, then ``cancel_account_service`` (same
+    id, service and date) goes to ``rater api`` (the 12 GB case over HTTP, the 21 GB case on the
+    provisioning topic), then the records after it are produced.  Every record's outcome and the
+    ``rated-adjustment/1`` on ``rated-charges`` (keyed by the account) equal ``rater rate``'s, byte for
+    byte: E13 (R41), 30 GB tier 1 cut to 30 x 10/30 = 10 GB from Sept 11: 12 GB consumed -> 2 GB into T2,
+    flat 8.00; 21 GB consumed -> 8.00 + 1 GB overage at 1.00 = 9.00 (expected.yaml).  The Sept 11 record
+    of the 12 GB case, produced after the cancellation, is outside the UID's window (R2)."""
+    folder = EXAMPLES / name
+    offline, _ = rate_folder(folder)
+    expected = {
+        event.record_id: event.to_dict() for event in offline if isinstance(event, (RatedCharge, RatingExceptionEvent))
+    }
+    adjustments = [event.to_dict() for event in offline if isinstance(event, RatedAdjustment)]
+    assert [body["total_amount"] for body in adjustments] == [{"E13-proration-on-cancel": "8.00"}.get(name, "9.00")]
+    expected |= {body["event_id"]: body for body in adjustments}
+    lines = [line for line in (folder / "usage.jsonl").read_bytes().splitlines() if line.strip()]
+    cut = next(index for index, line in enumerate(lines) if b'"control"' in line)
+    control = orjson.loads(lines[cut])
+    operation = {
+        "op": "cancel_account_service",
+        "id": control["id"],
+        "account_service": control["account_service"],
+        "cancel": control["cancel"],
+    }
+    before = {orjson.loads(line)["record_id"] for line in lines[:cut]}
+    with redis.Redis.from_url(e2e_redis_url) as client:
+        client.flushdb()
+    stream = Stream(kafka_bootstrap, e2e_redis_url, folder, tmp_path)
+    stream.create_topics()
+    api = ApiProcess(stream)
+    stream.start_worker()
+    collector = Collector(kafka_bootstrap, [stream.topic(RATED), stream.topic(EXCEPTIONS)])
+    try:
+        assert stream.produce(0, cut) == cut
+        assert before <= set(collector.collect(len(before), 90)), stream.worker_logs()
+        if name == "E13-proration-on-cancel":
+            status, result = api.call("POST", "/v1/operations", operation)
+            assert (status, result["status"]) == (200, "applied"), result
+        else:
+            send(kafka_bootstrap, stream.topic(PROVISIONING), [(control["id"].encode(), orjson.dumps(operation), None)])
+            api.wait_for(f"/v1/operations/{control['id']}", lambda body: body["status"] == "applied")
+        stream.produce(cut + 1)
+        seen = collector.collect(len(expected), 90)
+        on_rated = sum(isinstance(event, (RatedCharge, RatedAdjustment)) for event in offline)
+        rated = read_topic(kafka_bootstrap, stream.topic(RATED), on_rated)
+    finally:
+        api.stop()
+        stream.stop_workers()
+    assert sorted(seen) == sorted(expected), f"{stream.worker_logs()}\n{api.logs()}"
+    for event_id, bodies in seen.items():
+        assert all(body == bodies[0] for body in bodies), event_id
+        assert bodies[0] == expected[event_id], event_id
+    keys = {body["event_id"]: key for key, body in rated if body.get("schema") == "rated-adjustment/1"}
+    assert keys == {body["event_id"]: body["account"].encode() for body in adjustments}

@@ -66,6 +66,14 @@ class Store:
         assert self.memory is not None
         return self.memory.inner.settle(record_key(ROOT, operation), key, field, value)
 
+    async def adjust(
+        self, operation: str, key: str, field: str, expected: int, value: int, payload: bytes
+    ) -> bytes | None:
+        if self.redis is not None:
+            return await self.redis.adjust(record_key(ROOT, operation), key, field, expected, value, payload)
+        assert self.memory is not None
+        return await self.memory.adjust(record_key(ROOT, operation), key, field, expected, value, payload)
+
     async def mark(self, key: str, field: str) -> bool:
         if self.redis is not None:
             return await self.redis.mark(key, field, 1)
@@ -191,6 +199,20 @@ async def test_settle_and_mark_happen_once(store: Store) -> None:
     assert (await store.fields(A))["c:0"] == 20
     assert await store.mark(ACT, "activated") is True
     assert await store.mark(ACT, "activated") is False
+
+
+async def test_adjust_cuts_once_per_operation_and_keeps_its_payload(store: Store) -> None:
+    """R41, E13's 21 GB case in GB: c:0 = 21.  A cut expecting 20 is refused (a record drew meanwhile) and
+    changes nothing; expecting 21 it sets c:0 = 20 and keeps the payload.  The same operation again (a
+    retry after a crash, re-priced from the cut counter) answers the first payload and leaves c:0 at 20;
+    another operation expecting 20 cuts again."""
+    await store.draw("r1", 21, Counter(A, 0, allowance=40))
+    assert await store.adjust("op-1", A, "c:0", 20, 20, b'{"total_amount":"9.00"}') is None
+    assert (await store.fields(A))["c:0"] == 21
+    assert await store.adjust("op-1", A, "c:0", 21, 20, b'{"total_amount":"9.00"}') == b'{"total_amount":"9.00"}'
+    assert await store.adjust("op-1", A, "c:0", 20, 10, b'{"total_amount":"8.00"}') == b'{"total_amount":"9.00"}'
+    assert (await store.fields(A))["c:0"] == 20
+    assert await store.adjust("op-2", B, "c:0", 0, 0, b"{}") == b"{}"  # a hash never drawn holds 0
 
 
 async def test_rollover_of_the_last_tier_size(store: Store) -> None:

@@ -9,7 +9,9 @@ Three layers:
 3. The project's own invariants, which no schema knows: the services exist and depend on each other's
    health; Redis persists with AOF; the worker is built from ./Dockerfile and its environment names only
    variables that streams/settings.py reads; the topics service creates exactly the topics the worker would
-   create (streams/app.py ``topic_specs`` on the compose environment), with the same partition counts.
+   create (streams/app.py ``topic_specs`` on the compose environment), with the same partition counts, and
+   the API's one-partition provisioning topics; the API runs the same image and deployment as the worker,
+   listens on every interface behind a published port, and takes its tokens from the environment only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import fnmatch
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
@@ -34,6 +37,7 @@ import pytest
 import yaml
 
 from streams.app import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE, topic_specs
+from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,6 +214,8 @@ def test_docker_compose_config_accepts_the_file() -> None:
     result = subprocess.run(
         [*command, "-f", str(COMPOSE_FILE), "config", "--quiet"],
         cwd=ROOT,
+        # the API's operator token is required (`${RATER_OPERATOR_TOKEN:?...}`): the file names no secret
+        env={**os.environ, "RATER_OPERATOR_TOKEN": "compose-config-check"},
         capture_output=True,
         text=True,
         timeout=120,
@@ -221,8 +227,8 @@ def test_docker_compose_config_accepts_the_file() -> None:
 # --- 3. the project's invariants -----------------------------------------------------------------------------
 
 
-def test_the_stack_has_kafka_redis_topics_and_the_worker() -> None:
-    assert {"kafka", "redis", "topics", "rater"} <= set(_compose()["services"])
+def test_the_stack_has_kafka_redis_topics_the_worker_and_the_api() -> None:
+    assert {"kafka", "redis", "topics", "rater", "api"} <= set(_compose()["services"])
 
 
 def test_kafka_is_one_kraft_node_with_a_healthcheck() -> None:
@@ -294,14 +300,17 @@ def test_the_topics_service_creates_exactly_the_worker_topics_with_its_partition
     env = _environment(_service("rater"))
     settings = Settings.from_env(env)
     expected = {(spec.name, spec.partitions, spec.replication) for spec in topic_specs(settings)}
+    provisioning = {(settings.topic(name), 1, settings.replication) for name in (PROVISIONING, PROVISIONING_RESULTS)}
     created = _created_topics()
     assert {name for name, _, _ in created} == {
-        settings.topic(name) for name in (USAGE, RATED, CROSSINGS, NOTIFICATIONS, EXCEPTIONS)
+        settings.topic(name)
+        for name in (USAGE, RATED, CROSSINGS, NOTIFICATIONS, EXCEPTIONS, PROVISIONING, PROVISIONING_RESULTS)
     }
-    assert created == expected
-    usage_partitions = {partitions for name, partitions, _ in created if name == settings.topic(USAGE)}
+    assert created == expected | provisioning, "one partition each for provisioning: operations apply in order"
+    worker = {topic for topic in created if topic not in provisioning}
+    usage_partitions = {partitions for name, partitions, _ in worker if name == settings.topic(USAGE)}
     assert usage_partitions == {int(env["RATER_USAGE_PARTITIONS"])}
-    output_partitions = {partitions for name, partitions, _ in created if name != settings.topic(USAGE)}
+    output_partitions = {partitions for name, partitions, _ in worker if name != settings.topic(USAGE)}
     assert output_partitions == {int(env["RATER_OUTPUT_PARTITIONS"])}
 
 
@@ -309,6 +318,53 @@ def test_the_topics_service_uses_the_kafka_image_and_the_in_network_listener() -
     topics = _service("topics")
     assert topics["image"] == _service("kafka")["image"]
     assert "--bootstrap-server kafka:9092" in "\n".join(_argv(topics["command"]))
+
+
+TOKEN_VARIABLES = ("RATER_OPERATOR_TOKEN", "RATER_ACCOUNT_TOKENS")
+
+
+def test_the_api_runs_rater_api_from_the_worker_image_after_the_topics() -> None:
+    api = _service("api")
+    assert api["image"] == _service("rater")["image"]
+    assert "build" not in api, "one image, built once by the rater service"
+    assert _argv(api["command"]) == ["api"]
+    assert api["restart"] == "unless-stopped"
+    assert {name: api["depends_on"][name] for name in ("redis", "kafka", "topics")} == {
+        "redis": {"condition": "service_healthy"},
+        "kafka": {"condition": "service_healthy"},
+        "topics": {"condition": "service_completed_successfully"},
+    }
+
+
+def test_the_api_listens_on_every_interface_behind_its_published_port() -> None:
+    api = _service("api")
+    env = _environment(api)
+    assert env["RATER_API_HOST"] == "0.0.0.0"
+    published = [str(port).rsplit(":", 1) for port in api["ports"]]
+    assert [container for _, container in published] == [env["RATER_API_PORT"]]
+    assert "/health" in " ".join(_argv(api["healthcheck"]["test"]))
+    assert env["RATER_API_PORT"] in " ".join(_argv(api["healthcheck"]["test"]))
+
+
+def test_the_api_shares_the_worker_deployment_and_reads_only_its_settings() -> None:
+    api = _environment(_service("api"))
+    worker = _environment(_service("rater"))
+    assert set(api) - _settings_variables() == set(), f"not read by streams/settings.py: {sorted(set(api))}"
+    shared = set(api) & set(worker)
+    assert {"KAFKA_BOOTSTRAP", "REDIS_URL", "RATER_APP_ID", "RATER_CONFIG", "RATER_REPLICATION"} <= shared
+    assert {name: api[name] for name in shared} == {name: worker[name] for name in shared}
+    plain = {name: value for name, value in api.items() if name not in TOKEN_VARIABLES}
+    assert all("$" not in value for value in plain.values())
+    Settings.from_env(plain)
+
+
+def test_the_api_tokens_come_from_the_environment_and_the_operator_token_is_required() -> None:
+    """No secret in the file: each token is an interpolation; without an operator token Compose refuses to
+    start (``${VAR:?message}``) rather than run an API nobody can operate or, worse, one with a known token."""
+    env = _environment(_service("api"))
+    assert re.fullmatch(r"\$\{RATER_OPERATOR_TOKEN:\?[^}]+\}", env["RATER_OPERATOR_TOKEN"])
+    assert re.fullmatch(r"\$\{RATER_ACCOUNT_TOKENS(:?-)?\}", env["RATER_ACCOUNT_TOKENS"])
+    assert "RATER_OPERATOR_TOKEN" not in _environment(_service("rater"))
 
 
 # --- the Dockerfile ------------------------------------------------------------------------------------------
