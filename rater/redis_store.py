@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import hiredis
+import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -59,45 +60,82 @@ def connect_cluster(nodes: Sequence[tuple[str, int]], **options: Any) -> RedisCl
     return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **options)
 
 
-def _plain(counter: Counter) -> Counter:
-    """The counter with every option at its default: such a counter travels in the kernel's short form."""
-    return Counter(counter.key, counter.period, counter.allowance)
-
-
 def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header)."""
+    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header): per counter its flags,
+    key index, period and allowance, then the values its flags call for.  Options a counter does not use
+    stay off the wire (a plain capped counter is four short arguments), and ``full_allowance`` and
+    ``carry_base`` only travel for rollover counters, the only ones that read them."""
     keys = [request.record_key]
-    index: dict[str, int] = {}
-
-    def key_index(key: str) -> int:
-        if key not in index:
-            keys.append(key)
-            index[key] = len(keys)
-        return index[key]
-
-    specs = []
+    args = [str(request.quantity), str(ttl)]
     for counter in request.counters:
-        requires = 0
-        requires_field = "-"
-        if counter.requires is not None:
-            requires = key_index(counter.requires[0])
-            requires_field = counter.requires[1]
-        if counter == _plain(counter):
-            specs.append(f"{key_index(counter.key)},{counter.period},{counter.allowance}")
+        key = counter.key
+        if key in keys:
+            index = keys.index(key) + 1
+        else:
+            keys.append(key)
+            index = len(keys)
+        head = [str(index), str(counter.period), str(counter.allowance)]
+        if not (
+            counter.unbounded
+            or counter.rollover
+            or counter.limit_field is not None
+            or counter.observe
+            or counter.requires is not None
+            or counter.retain != 3
+        ):
+            args.append("")
+            args += head
             continue
-        specs.append(
-            f"{key_index(counter.key)},{counter.period},{counter.allowance},{int(counter.unbounded)},"
-            f"{int(counter.rollover)},{counter.full_allowance},{counter.limit_field or '-'},{counter.limit},"
-            f"{int(counter.observe)},{counter.threshold},{int(counter.activate_now)},{requires},{requires_field},"
-            f"{counter.retain},{counter.carry_base}"
-        )
-    return keys, [str(request.quantity), str(ttl), ";".join(specs)]
+        flags = ""
+        extra: list[str] = []
+        if counter.unbounded:
+            flags += "u"
+        if counter.rollover:
+            flags += "r"
+            extra += (str(counter.full_allowance), str(counter.carry_base))
+        if counter.limit_field is not None:
+            flags += "l"
+            extra += (counter.limit_field, str(counter.limit))
+        if counter.observe:
+            flags += "o"
+            extra.append(str(counter.threshold))
+            if counter.activate_now:
+                flags += "n"
+        if counter.requires is not None:
+            required, field_name = counter.requires
+            if required in keys:
+                required_index = keys.index(required) + 1
+            else:
+                keys.append(required)
+                required_index = len(keys)
+            flags += "q"
+            extra += (str(required_index), field_name)
+        if counter.retain != 3:
+            flags += "t"
+            extra.append(str(counter.retain))
+        args.append(flags)
+        args += head
+        args += extra
+    return keys, args
 
 
 def decode(reply: bytes | str) -> DrawResult:
-    """Parse the kernel's reply (``F``/``R`` then ``remaining;b,a,c,al,lb,la,m;...``)."""
+    """Parse the kernel's reply, a JSON array ``[replayed, remaining, [before, after, carry, allowance or
+    null, limit before, limit after, marked], ...]``.  A result stored by the previous kernel (``remaining;
+    b,a,c,al,lb,la,m;...``, replayed within its retention after an upgrade) is read too."""
+    try:
+        replayed, remaining, *rows = orjson.loads(reply)
+    except orjson.JSONDecodeError:
+        return _decode_stored_v1(reply)
+    return DrawResult(tuple(map(Draw._make, rows)), remaining, replayed == 1)
+
+
+def _decode_stored_v1(reply: bytes | str) -> DrawResult:
+    """A replay of a result stored by the kernel before the JSON reply: ``[1,`` + ``remaining;b,a,...;...``
+    + ``]``."""
     text = reply.decode() if isinstance(reply, bytes) else reply
-    numbers = list(map(int, text[1:].replace(";", ",").split(",")))
+    body = text.removeprefix("[1,").removesuffix("]")
+    numbers = list(map(int, body.replace(";", ",").split(",")))
     draws = tuple(
         Draw(
             numbers[i],
@@ -110,7 +148,7 @@ def decode(reply: bytes | str) -> DrawResult:
         )
         for i in range(1, len(numbers), 7)
     )
-    return DrawResult(draws, numbers[0], text[0] == "R")
+    return DrawResult(draws, numbers[0], True)
 
 
 class RedisStore:
