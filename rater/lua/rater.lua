@@ -95,11 +95,16 @@ end
 local function draw(keys, args)
   -- The hot path: globals cached in locals (each global access is a table lookup).  They cannot be
   -- cached at file level, where the library-loading sandbox exposes only redis.register_function.
-  -- Steady state per counter: one HMGET, and one HSET only if something changed.
+  -- Steady state per counter: one HMGET, and one HSET only if something changed.  Numbers are parsed
+  -- only where arithmetic needs them (tonumber is among the dearest steps here): once the record is
+  -- drawn in full, the counters after it are read and reported as they are.
   local call = redis.call
   local stored = call('GET', keys[1])
   if stored then
-    return '[1,' .. stored .. ']'
+    if string.byte(stored, 1) ~= 91 then
+      return '[1,' .. stored .. ']' -- stored by the kernel before the JSON reply; the client reads both
+    end
+    return '[1' .. string.sub(stored, 3)
   end
   local format = string.format
   local number = tonumber
@@ -119,8 +124,8 @@ local function draw(keys, args)
     end
     n = n + 4
     local unbounded, activate_now, rollover, observe = false, false, false, false
-    local full, carry_base, limit_field, limit, threshold, requires_key, requires_field, retain = 0, 0, nil, 0, 0,
-      nil, nil, 3
+    local full, carry_base, limit_field, limit, threshold, requires_key, requires_field, retain = '0', '0', nil, '0',
+      '0', nil, nil, '3'
     for i = 1, #flags do
       local flag = byte(flags, i)
       if flag == 117 then -- u
@@ -128,19 +133,19 @@ local function draw(keys, args)
       elseif flag == 110 then -- n
         activate_now = true
       elseif flag == 114 then -- r
-        rollover, full, carry_base = true, number(args[n]), number(args[n + 1])
+        rollover, full, carry_base = true, args[n], args[n + 1]
         n = n + 2
       elseif flag == 108 then -- l
-        limit_field, limit = args[n], number(args[n + 1])
+        limit_field, limit = args[n], args[n + 1]
         n = n + 2
       elseif flag == 111 then -- o
-        observe, threshold = true, number(args[n])
+        observe, threshold = true, args[n]
         n = n + 1
       elseif flag == 113 then -- q
         requires_key, requires_field = keys[number(args[n])], args[n + 1]
         n = n + 2
       elseif flag == 116 then -- t
-        retain = number(args[n])
+        retain = args[n]
         n = n + 1
       else
         return redis.error_reply('rater_draw: unknown counter flag in ' .. flags)
@@ -181,7 +186,8 @@ local function draw(keys, args)
         if carry_text then
           carry = number(carry_text)
         else
-          carry = open_period(key, number(period_text), number(state[2]), true, full, retain, carry_base)
+          carry = open_period(key, number(period_text), number(state[2]), true, number(full), number(retain),
+            number(carry_base))
           carry_text = format('%d', carry)
         end
       elseif state[2] ~= period_text then
@@ -189,19 +195,19 @@ local function draw(keys, args)
         local latest = number(state[2])
         local period = number(period_text)
         if (not latest) or period > latest then
-          open_period(key, period, latest, false, full, retain, carry_base)
+          open_period(key, period, latest, false, 0, number(retain), 0)
         end
       end
       local consumed_text = state[1] or '0'
-      local consumed = number(consumed_text)
       if observe then
         -- observe: count the whole record, take nothing; mark activation once (R50, R51)
+        local consumed = number(consumed_text)
         local after = consumed_text
         if quantity ~= 0 then
           after = format('%d', consumed + quantity)
         end
         local marked = 'false'
-        if (not mark) and (activate_now or (threshold > 0 and consumed + quantity >= threshold)) then
+        if (not mark) and (activate_now or (number(threshold) > 0 and consumed + quantity >= number(threshold))) then
           if quantity ~= 0 then
             call('HSET', key, consumed_field, after, 'activated', '1')
           else
@@ -213,35 +219,48 @@ local function draw(keys, args)
         end
         groups[#groups + 1] = '[' .. consumed_text .. ',' .. after .. ',' .. carry_text .. ',null,0,0,' .. marked .. ']'
       else
-        local take = remaining
         local total_text = 'null'
         if not unbounded then
-          local total = number(allowance_text) + carry
-          if total - consumed < take then take = total - consumed end
-          if take < 0 then take = 0 end
           if carry == 0 then
             total_text = allowance_text
           else
-            total_text = format('%d', total)
+            total_text = format('%d', number(allowance_text) + carry)
           end
         end
         local limit_before = '0'
-        local limit_after = '0'
         if limit_field then
           limit_before = mark or '0'
-          local used = number(limit_before)
-          if limit - used < take then
-            take = limit - used
-            if take < 0 then take = 0 end
+        end
+        local limit_after = limit_before
+        local after = consumed_text
+        local take = 0
+        if remaining ~= 0 then
+          -- take min(remaining, allowance + carry - consumed, limit - used), not below 0
+          local consumed = number(consumed_text)
+          take = remaining
+          if not unbounded then
+            local room = number(allowance_text) + carry - consumed
+            if room < take then
+              take = room
+              if take < 0 then take = 0 end
+            end
           end
-          limit_after = limit_before
+          if limit_field then
+            local used = number(limit_before)
+            local room = number(limit) - used
+            if room < take then
+              take = room
+              if take < 0 then take = 0 end
+            end
+            if take ~= 0 then
+              limit_after = format('%d', used + take)
+            end
+          end
           if take ~= 0 then
-            limit_after = format('%d', used + take)
+            after = format('%d', consumed + take)
           end
         end
-        local after = consumed_text
         if take ~= 0 then
-          after = format('%d', consumed + take)
           if rollover and state[4] ~= allowance_text then
             if limit_field then
               call('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text, limit_field, limit_after)
@@ -262,12 +281,22 @@ local function draw(keys, args)
       end
     end
   end
-  local result = format('%d', remaining)
-  if #groups > 0 then
-    result = result .. ',' .. table.concat(groups, ',')
+  local remaining_text
+  if remaining == quantity then
+    remaining_text = args[1]
+  elseif remaining == 0 then
+    remaining_text = '0'
+  else
+    remaining_text = format('%d', remaining)
   end
-  call('SET', keys[1], result, 'EX', args[2])
-  return '[0,' .. result .. ']'
+  local reply
+  if #groups > 0 then
+    reply = '[0,' .. remaining_text .. ',' .. table.concat(groups, ',') .. ']'
+  else
+    reply = '[0,' .. remaining_text .. ']'
+  end
+  call('SET', keys[1], reply, 'EX', args[2])
+  return reply
 end
 
 --[[
