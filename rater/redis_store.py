@@ -60,11 +60,16 @@ def connect_cluster(nodes: Sequence[tuple[str, int]], **options: Any) -> RedisCl
     return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **options)
 
 
+#: Key indices as text, for the common few keys of a call.
+_INDEX = tuple(str(number) for number in range(32))
+
+
 def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header): per counter its flags,
-    key index, period and allowance, then the values its flags call for.  Options a counter does not use
-    stay off the wire (a plain capped counter is four short arguments), and ``full_allowance`` and
-    ``carry_base`` only travel for rollover counters, the only ones that read them."""
+    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header): per counter its key
+    index, period and allowance, led by its flags when it has options, and followed by the values its flags
+    call for.  Options a counter does not use stay off the wire (a plain capped counter is three short
+    arguments), and ``full_allowance`` and ``carry_base`` only travel for rollover counters, the only ones
+    that read them."""
     keys = [request.record_key]
     args = [str(request.quantity), str(ttl)]
     for counter in request.counters:
@@ -74,17 +79,16 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
         else:
             keys.append(key)
             index = len(keys)
-        head = [str(index), str(counter.period), str(counter.allowance)]
+        index_text = _INDEX[index] if index < len(_INDEX) else str(index)
         if not (
-            counter.unbounded
-            or counter.rollover
+            counter.rollover
             or counter.limit_field is not None
+            or counter.unbounded
             or counter.observe
             or counter.requires is not None
             or counter.retain != 3
         ):
-            args.append("")
-            args += head
+            args += (index_text, str(counter.period), str(counter.allowance))
             continue
         flags = ""
         extra: list[str] = []
@@ -113,10 +117,12 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
         if counter.retain != 3:
             flags += "t"
             extra.append(str(counter.retain))
-        args.append(flags)
-        args += head
+        args += (flags, index_text, str(counter.period), str(counter.allowance))
         args += extra
     return keys, args
+
+
+_new = tuple.__new__
 
 
 def decode(reply: bytes | str) -> DrawResult:
@@ -127,7 +133,8 @@ def decode(reply: bytes | str) -> DrawResult:
         replayed, remaining, *rows = orjson.loads(reply)
     except orjson.JSONDecodeError:
         return _decode_stored_v1(reply)
-    return DrawResult(tuple(map(Draw._make, rows)), remaining, replayed == 1)
+    # tuple.__new__ rather than Draw._make: the same tuple, built in C (the kernel always sends 7 values)
+    return DrawResult(tuple([_new(Draw, row) for row in rows]), remaining, replayed == 1)
 
 
 def _decode_stored_v1(reply: bytes | str) -> DrawResult:

@@ -10,9 +10,10 @@ rater_draw(KEYS, ARGV): draw one record down its ordered counters.
               carries the same {root} hash tag, so one call touches one cluster slot
   ARGV[1]     quantity, integer base units
   ARGV[2]     seconds to keep the result for redeliveries
-  ARGV[3..]   the counters in consumption order, each as four arguments
-                flags, key index (into KEYS), period, allowance
-              then one or two more for each flag, in the order of the letters in `flags`:
+  ARGV[3..]   the counters in consumption order, each as three arguments
+                key index (into KEYS), period, allowance
+              led by its flags (letters) when it has options, and followed by one or two more arguments
+              for each flag, in the order of the letters in the flags:
                 u  unbounded (no cap)                      (none)
                 n  activate now (observe counters)         (none)
                 r  rollover                                full allowance, carry base (0: carry what is left
@@ -21,8 +22,8 @@ rater_draw(KEYS, ARGV): draw one record down its ordered counters.
                 o  observe (count, take nothing)           threshold (0: none)
                 q  requires a field to be set              requires key index, requires field
                 t  retain other than 3 periods             retain
-              A plain capped counter has empty flags and travels as four arguments.  Separate arguments
-              rather than one packed string: splitting strings in Lua cost more than the extra arguments.
+              A plain capped counter travels as its three arguments.  Separate arguments rather than one
+              packed string: splitting strings in Lua cost more than the extra arguments.
 
   Reply       a JSON array: [replayed 0/1, remaining, [before, after, carry, allowance or null,
               limit before, limit after, marked true/false], ...] with one array per counter.
@@ -115,14 +116,20 @@ local function draw(keys, args)
   local n = 3
   local count = #args
   while n <= count do
-    local flags = args[n]
-    local key = keys[number(args[n + 1])]
-    local period_text = args[n + 2]
-    local allowance_text = args[n + 3]
+    local flags = ''
+    local first = byte(args[n])
+    if first and first > 57 then
+      -- a letter, not a key index: the counter's flags
+      flags = args[n]
+      n = n + 1
+    end
+    local key = keys[number(args[n])]
+    local period_text = args[n + 1]
+    local allowance_text = args[n + 2]
     if not (key and period_text and allowance_text) then
       return redis.error_reply('rater_draw: bad counter at argument ' .. n)
     end
-    n = n + 4
+    n = n + 3
     local unbounded, activate_now, rollover, observe = false, false, false, false
     local full, carry_base, limit_field, limit, threshold, requires_key, requires_field, retain = '0', '0', nil, '0',
       '0', nil, nil, '3'

@@ -6,13 +6,13 @@ from rater.redis_store import decode, encode
 from rater.state import Counter, Draw, DrawRequest, DrawResult
 
 
-def test_a_plain_counter_travels_as_four_arguments_and_keys_are_shared() -> None:
-    """Empty flags, key index, period, allowance; full_allowance and carry_base stay off the wire without
+def test_a_plain_counter_travels_as_three_arguments_and_keys_are_shared() -> None:
+    """Key index, period, allowance, no flags; full_allowance and carry_base stay off the wire without
     rollover; a key used twice is sent once."""
     request = DrawRequest(
         "rec", 7, (Counter("a", 3, allowance=10, full_allowance=10, carry_base=4), Counter("a", 3, allowance=5))
     )
-    assert encode(request, 60) == (["rec", "a"], ["7", "60", "", "2", "3", "10", "", "2", "3", "5"])
+    assert encode(request, 60) == (["rec", "a"], ["7", "60", "2", "3", "10", "2", "3", "5"])
 
 
 def test_flags_carry_their_values_in_letter_order() -> None:
