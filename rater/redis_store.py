@@ -60,43 +60,46 @@ def connect_cluster(nodes: Sequence[tuple[str, int]], **options: Any) -> RedisCl
     return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **options)
 
 
-#: Key indices as text, for the common few keys of a call.
-_INDEX = tuple(str(number) for number in range(32))
-
-
 def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header): per counter its key
-    index, period and allowance, led by its flags when it has options, and followed by the values its flags
-    call for.  Options a counter does not use stay off the wire (a plain capped counter is three short
-    arguments), and ``full_allowance`` and ``carry_base`` only travel for rollover counters, the only ones
-    that read them."""
+    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header): per counter its
+    period and allowance, led by its flags when it has options and followed by the values its flags call
+    for.  What a counter does not use stays off the wire: a plain capped counter on a key of its own is two
+    short arguments (its key is the next one in KEYS), and ``full_allowance`` and ``carry_base`` only
+    travel for rollover counters, the only ones that read them, and only when they differ from the
+    allowance and 0."""
     keys = [request.record_key]
     args = [str(request.quantity), str(ttl)]
     for counter in request.counters:
         key = counter.key
-        if key in keys:
-            index = keys.index(key) + 1
-        else:
+        shared = key in keys
+        if not shared:
             keys.append(key)
-            index = len(keys)
-        index_text = _INDEX[index] if index < len(_INDEX) else str(index)
         if not (
-            counter.rollover
+            shared
+            or counter.rollover
             or counter.limit_field is not None
             or counter.unbounded
             or counter.observe
             or counter.requires is not None
             or counter.retain != 3
         ):
-            args += (index_text, str(counter.period), str(counter.allowance))
+            args += (str(counter.period), str(counter.allowance))
             continue
         flags = ""
         extra: list[str] = []
+        if shared:
+            flags += "k"
+            extra.append(str(keys.index(key) + 1))
         if counter.unbounded:
             flags += "u"
         if counter.rollover:
             flags += "r"
-            extra += (str(counter.full_allowance), str(counter.carry_base))
+            if counter.full_allowance != counter.allowance:
+                flags += "f"
+                extra.append(str(counter.full_allowance))
+            if counter.carry_base:
+                flags += "b"
+                extra.append(str(counter.carry_base))
         if counter.limit_field is not None:
             flags += "l"
             extra += (counter.limit_field, str(counter.limit))
@@ -107,17 +110,14 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
                 flags += "n"
         if counter.requires is not None:
             required, field_name = counter.requires
-            if required in keys:
-                required_index = keys.index(required) + 1
-            else:
+            if required not in keys:
                 keys.append(required)
-                required_index = len(keys)
             flags += "q"
-            extra += (str(required_index), field_name)
+            extra += (str(keys.index(required) + 1), field_name)
         if counter.retain != 3:
             flags += "t"
             extra.append(str(counter.retain))
-        args += (flags, index_text, str(counter.period), str(counter.allowance))
+        args += (flags, str(counter.period), str(counter.allowance))
         args += extra
     return keys, args
 
@@ -198,8 +198,9 @@ class RedisStore:
     async def _pipeline(self, encoded: list[tuple[list[str], list[str]]]) -> list[Any]:
         try:
             pipe = self.client.pipeline(transaction=False)
+            command = pipe.execute_command  # what pipe.fcall calls, without two layers of argument copies
             for keys, args in encoded:
-                pipe.fcall("rater_draw", len(keys), *keys, *args)
+                command("FCALL", "rater_draw", len(keys), *keys, *args)
             return list(await pipe.execute())
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ClusterDownError) as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc

@@ -10,20 +10,25 @@ rater_draw(KEYS, ARGV): draw one record down its ordered counters.
               carries the same {root} hash tag, so one call touches one cluster slot
   ARGV[1]     quantity, integer base units
   ARGV[2]     seconds to keep the result for redeliveries
-  ARGV[3..]   the counters in consumption order, each as three arguments
-                key index (into KEYS), period, allowance
-              led by its flags (letters) when it has options, and followed by one or two more arguments
-              for each flag, in the order of the letters in the flags:
+  ARGV[3..]   the counters in consumption order, each as two arguments
+                period, allowance
+              led by its flags (letters) when it has options, and followed by the values its flags call
+              for, in the order of the letters:
+                k  its key was used before in this call    key index (into KEYS)
                 u  unbounded (no cap)                      (none)
-                n  activate now (observe counters)         (none)
-                r  rollover                                full allowance, carry base (0: carry what is left
-                                                           of the whole allowance; > 0: of this fixed size)
+                r  rollover                                (none)
+                f  rollover: full allowance other than the allowance       full allowance
+                b  rollover: carry base other than 0 (carry what is left   carry base
+                   of this fixed size rather than of the whole allowance)
                 l  participation limit                     limit field, limit
                 o  observe (count, take nothing)           threshold (0: none)
-                q  requires a field to be set              requires key index, requires field
+                n  activate now (observe counters)         (none)
+                q  requires a field to be set              key index (into KEYS), field
                 t  retain other than 3 periods             retain
-              A plain capped counter travels as its three arguments.  Separate arguments rather than one
-              packed string: splitting strings in Lua cost more than the extra arguments.
+              A counter without flag k is on the next key: the one after the highest key index used so
+              far (KEYS[1] is the record's), so a plain capped counter on a key of its own is just its two
+              arguments.  Separate arguments rather than one packed string: splitting strings in Lua cost
+              more than the extra arguments.
 
   Reply       a JSON array: [replayed 0/1, remaining, [before, after, carry, allowance or null,
               limit before, limit after, marked true/false], ...] with one array per counter.
@@ -115,41 +120,47 @@ local function draw(keys, args)
   local groups = {}
   local n = 3
   local count = #args
+  local top = 1 -- the highest key index used so far: a counter without flag k takes the next key
   while n <= count do
     local flags = ''
     local first = byte(args[n])
     if first and first > 57 then
-      -- a letter, not a key index: the counter's flags
+      -- a letter, not a period: the counter's flags
       flags = args[n]
       n = n + 1
     end
-    local key = keys[number(args[n])]
-    local period_text = args[n + 1]
-    local allowance_text = args[n + 2]
-    if not (key and period_text and allowance_text) then
-      return redis.error_reply('rater_draw: bad counter at argument ' .. n)
-    end
-    n = n + 3
+    local period_text = args[n]
+    local allowance_text = args[n + 1]
+    n = n + 2
+    local index
     local unbounded, activate_now, rollover, observe = false, false, false, false
-    local full, carry_base, limit_field, limit, threshold, requires_key, requires_field, retain = '0', '0', nil, '0',
-      '0', nil, nil, '3'
+    local full, carry_base, limit_field, limit, threshold, requires_index, requires_field, retain = allowance_text,
+      '0', nil, '0', '0', nil, nil, '3'
     for i = 1, #flags do
       local flag = byte(flags, i)
-      if flag == 117 then -- u
+      if flag == 107 then -- k
+        index = number(args[n])
+        n = n + 1
+      elseif flag == 117 then -- u
         unbounded = true
-      elseif flag == 110 then -- n
-        activate_now = true
       elseif flag == 114 then -- r
-        rollover, full, carry_base = true, args[n], args[n + 1]
-        n = n + 2
+        rollover = true
+      elseif flag == 102 then -- f
+        full = args[n]
+        n = n + 1
+      elseif flag == 98 then -- b
+        carry_base = args[n]
+        n = n + 1
       elseif flag == 108 then -- l
         limit_field, limit = args[n], args[n + 1]
         n = n + 2
       elseif flag == 111 then -- o
         observe, threshold = true, args[n]
         n = n + 1
+      elseif flag == 110 then -- n
+        activate_now = true
       elseif flag == 113 then -- q
-        requires_key, requires_field = keys[number(args[n])], args[n + 1]
+        requires_index, requires_field = number(args[n]), args[n + 1]
         n = n + 2
       elseif flag == 116 then -- t
         retain = args[n]
@@ -157,6 +168,23 @@ local function draw(keys, args)
       else
         return redis.error_reply('rater_draw: unknown counter flag in ' .. flags)
       end
+    end
+    if not index then
+      index = top + 1
+    end
+    if index > top then
+      top = index
+    end
+    local requires_key
+    if requires_index then
+      requires_key = keys[requires_index]
+      if requires_index > top then
+        top = requires_index
+      end
+    end
+    local key = keys[index]
+    if not (key and period_text and allowance_text) or (requires_index and not requires_key) then
+      return redis.error_reply('rater_draw: bad counter before argument ' .. n)
     end
     local consumed_field = 'c:' .. period_text
     if requires_key and call('HEXISTS', requires_key, requires_field) == 1 then

@@ -243,3 +243,22 @@ async def test_a_result_stored_by_the_previous_kernel_replays(redis_client: Redi
     result = await store.draw(key, 99, [Counter(A, 0, allowance=5)])
     assert (result.remaining, result.replayed, result.draws[0]) == (4, True, (0, 6, 2, 12, 0, 6, False))
     assert await store.fields(A) == {}
+
+
+async def test_keys_named_again_and_required_keys_resolve_in_one_call(store: Store) -> None:
+    """The kernel's key references: A requires a field of ACT (a key no counter draws from), B comes next
+    on a key of its own, and A is drawn again later in the call (R11 order).  10 units: A 4 of 4, B 5 of
+    5, A again 1 of the 4 its larger allowance leaves; each counter sees the writes of those before it."""
+    assert await store.mark(ACT, "activated") is True
+    counters = (
+        Counter(A, 0, allowance=4, requires=(ACT, "activated")),
+        Counter(B, 0, allowance=5),
+        Counter(A, 0, allowance=8),
+    )
+    assert await store.draw("r1", 10, *counters) == (
+        0,
+        [(0, 4, 0, 4, 0, 0, 0), (0, 5, 0, 5, 0, 0, 0), (4, 5, 0, 8, 0, 0, 0)],
+        False,
+    )
+    assert (await store.fields(A))["c:0"] == 5
+    assert (await store.fields(B))["c:0"] == 5

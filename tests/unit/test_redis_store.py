@@ -6,29 +6,39 @@ from rater.redis_store import decode, encode
 from rater.state import Counter, Draw, DrawRequest, DrawResult
 
 
-def test_a_plain_counter_travels_as_three_arguments_and_keys_are_shared() -> None:
-    """Key index, period, allowance, no flags; full_allowance and carry_base stay off the wire without
-    rollover; a key used twice is sent once."""
+def test_a_plain_counter_on_its_own_key_travels_as_period_and_allowance() -> None:
+    """No flags and no key index (the next key); full_allowance and carry_base stay off the wire without
+    rollover.  A key used again is sent once and named with flag k."""
     request = DrawRequest(
-        "rec", 7, (Counter("a", 3, allowance=10, full_allowance=10, carry_base=4), Counter("a", 3, allowance=5))
+        "rec",
+        7,
+        (
+            Counter("a", 3, allowance=10, full_allowance=10, carry_base=4),
+            Counter("b", 3, allowance=6),
+            Counter("a", 3, allowance=5),
+        ),
     )
-    assert encode(request, 60) == (["rec", "a"], ["7", "60", "2", "3", "10", "2", "3", "5"])
+    assert encode(request, 60) == (["rec", "a", "b"], ["7", "60", "3", "10", "3", "6", "k", "3", "5", "2"])
 
 
 def test_flags_carry_their_values_in_letter_order() -> None:
-    """u, r (full allowance, carry base), l (field, limit), o (threshold), n, q (key index, field), t (retain)."""
+    """k (key index), u, r, f (full allowance), b (carry base), l (field, limit), o (threshold), n,
+    q (key index, field), t (retain); a rollover counter whose full allowance is its allowance and whose
+    carry base is 0 sends neither."""
     counters = (
         Counter("p", 1, allowance=100, unbounded=True, rollover=True, full_allowance=90, carry_base=5),
         Counter("p", 1, allowance=100, limit_field="l:1:S", limit=30, retain=2),
         Counter("act", 0, observe=True, threshold=9, activate_now=True, requires=("gate", "activated")),
+        Counter("roll", 2, allowance=50, rollover=True, full_allowance=50),
     )
     keys, args = encode(DrawRequest("rec", 1, counters), 60)
-    assert keys == ["rec", "p", "act", "gate"]
+    assert keys == ["rec", "p", "act", "gate", "roll"]
     assert args == [
         *("1", "60"),
-        *("ur", "2", "1", "100", "90", "5"),
-        *("lt", "2", "1", "100", "l:1:S", "30", "2"),
-        *("onq", "3", "0", "0", "9", "4", "activated"),
+        *("urfb", "1", "100", "90", "5"),
+        *("klt", "1", "100", "2", "l:1:S", "30", "2"),
+        *("onq", "0", "0", "9", "4", "activated"),
+        *("r", "2", "50"),
     ]
 
 
