@@ -12,6 +12,7 @@ without persistence is reloaded and the batch retried once.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 from collections.abc import Sequence
 from typing import Any
@@ -123,18 +124,21 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
 
 
 _new = tuple.__new__
+_new_draw = functools.partial(tuple.__new__, Draw)
 
 
 def decode(reply: bytes | str) -> DrawResult:
     """Parse the kernel's reply, a JSON array ``[replayed, remaining, [before, after, carry, allowance or
     null, limit before, limit after, marked], ...]``.  A result stored by the previous kernel (``remaining;
-    b,a,c,al,lb,la,m;...``, replayed within its retention after an upgrade) is read too."""
+    b,a,c,al,lb,la,m;...``, replayed within its retention after an upgrade) is read too.
+
+    The named tuples are built with ``tuple.__new__`` (in C; their Python ``__new__`` costs more than the
+    parse): the kernel always sends the 7 values of a draw."""
     try:
         replayed, remaining, *rows = orjson.loads(reply)
     except orjson.JSONDecodeError:
         return _decode_stored_v1(reply)
-    # tuple.__new__ rather than Draw._make: the same tuple, built in C (the kernel always sends 7 values)
-    return DrawResult(tuple([_new(Draw, row) for row in rows]), remaining, replayed == 1)
+    return _new(DrawResult, (tuple(map(_new_draw, rows)), remaining, replayed == 1))
 
 
 def _decode_stored_v1(reply: bytes | str) -> DrawResult:

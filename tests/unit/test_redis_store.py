@@ -44,7 +44,11 @@ def test_flags_carry_their_values_in_letter_order() -> None:
 
 def test_decode_reads_the_json_reply() -> None:
     reply = b"[1,4,[0,6,2,12,0,6,false],[5,5,0,null,0,0,true]]"
-    assert decode(reply) == DrawResult((Draw(0, 6, 2, 12, 0, 6, False), Draw(5, 5, 0, None, 0, 0, True)), 4, True)
+    result = decode(reply)
+    assert result == DrawResult((Draw(0, 6, 2, 12, 0, 6, False), Draw(5, 5, 0, None, 0, 0, True)), 4, True)
+    assert isinstance(result, DrawResult)
+    assert all(isinstance(draw, Draw) for draw in result.draws)
+    assert (result.replayed, result.draws[0].taken, result.draws[1].marked) == (True, 6, True)
     assert decode(b"[0,9]") == DrawResult((), 9, False)
 
 
