@@ -32,13 +32,15 @@ rater_draw(KEYS, ARGV): draw one record down its ordered counters.
 
   Reply       a JSON array: [replayed 0/1, remaining, [before, after, carry, allowance or null,
               limit before, limit after, marked true/false], ...] with one array per counter.
-              A replay returns the stored result and changes nothing.
+              A replay returns the stored result (first value 1) and changes nothing; a result stored by
+              the kernel before this reply format is returned as [1,<stored text>] for the client to read.
 
 Counter hash fields: c:<period> consumed, l:<period>:<participant> participation used, latest (the latest
 period drawn), activated (billing activation); a rollover counter also keeps r:<period> rollover carried in
 and a:<period> last allowance.  A field is written only when its value changes: an absent c: or l: field
-reads as 0.  Every number is written with %d: Lua numbers are doubles and tostring() would switch to
-exponent notation past 14 digits, so quantities stay exact up to 2^53.
+reads as 0.  Every number the kernel computes is written with %d (numbers passed through unchanged keep
+their integer text): Lua numbers are doubles and tostring() would switch to exponent notation past 14
+digits, so quantities stay exact up to 2^53.
 ]]
 
 local function int(value)
