@@ -119,7 +119,7 @@ local function draw(keys, args)
   local byte = string.byte
   local quantity = number(args[1])
   local remaining = quantity
-  local groups = {}
+  local drawn = '' -- the counters' arrays of the reply, each led by a comma
   local n = 3
   local count = #args
   local top = 1 -- the highest key index used so far: a counter without flag k takes the next key
@@ -194,7 +194,7 @@ local function draw(keys, args)
     end
     if requires_key then
       local consumed = call('HGET', key, consumed_field) or '0'
-      groups[#groups + 1] = '[' .. consumed .. ',' .. consumed .. ',0,null,0,0,false]'
+      drawn = drawn .. ',[' .. consumed .. ',' .. consumed .. ',0,null,0,0,false]'
     else
       -- One read: consumption, the latest period, the limit or activation mark, and for rollover the
       -- carry and the last allowance.
@@ -254,7 +254,7 @@ local function draw(keys, args)
         elseif quantity ~= 0 then
           call('HSET', key, consumed_field, after)
         end
-        groups[#groups + 1] = '[' .. consumed_text .. ',' .. after .. ',' .. carry_text .. ',null,0,0,' .. marked .. ']'
+        drawn = drawn .. ',[' .. consumed_text .. ',' .. after .. ',' .. carry_text .. ',null,0,0,' .. marked .. ']'
       else
         local total_text = 'null'
         if not unbounded then
@@ -312,7 +312,7 @@ local function draw(keys, args)
         elseif rollover and state[4] ~= allowance_text then
           call('HSET', key, 'a:' .. period_text, allowance_text)
         end
-        groups[#groups + 1] = '[' .. consumed_text .. ',' .. after .. ',' .. carry_text .. ',' .. total_text .. ','
+        drawn = drawn .. ',[' .. consumed_text .. ',' .. after .. ',' .. carry_text .. ',' .. total_text .. ','
           .. limit_before .. ',' .. limit_after .. ',false]'
         remaining = remaining - take
       end
@@ -326,12 +326,7 @@ local function draw(keys, args)
   else
     remaining_text = format('%d', remaining)
   end
-  local reply
-  if #groups > 0 then
-    reply = '[0,' .. remaining_text .. ',' .. table.concat(groups, ',') .. ']'
-  else
-    reply = '[0,' .. remaining_text .. ']'
-  end
+  local reply = '[0,' .. remaining_text .. drawn .. ']'
   call('SET', keys[1], reply, 'EX', args[2])
   return reply
 end
