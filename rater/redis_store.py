@@ -12,11 +12,13 @@ without persistence is reloaded and the batch retried once.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 from collections.abc import Sequence
 from typing import Any
 
 import hiredis
+import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -59,45 +61,92 @@ def connect_cluster(nodes: Sequence[tuple[str, int]], **options: Any) -> RedisCl
     return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes], **options)
 
 
-def _plain(counter: Counter) -> Counter:
-    """The counter with every option at its default: such a counter travels in the kernel's short form."""
-    return Counter(counter.key, counter.period, counter.allowance)
-
-
 def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header)."""
+    """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header): per counter its
+    period and allowance, led by its flags when it has options and followed by the values its flags call
+    for.  What a counter does not use stays off the wire: a plain capped counter on a key of its own is two
+    short arguments (its key is the next one in KEYS), and ``full_allowance`` and ``carry_base`` only
+    travel for rollover counters, the only ones that read them, and only when they differ from the
+    allowance and 0."""
     keys = [request.record_key]
-    index: dict[str, int] = {}
-
-    def key_index(key: str) -> int:
-        if key not in index:
-            keys.append(key)
-            index[key] = len(keys)
-        return index[key]
-
-    specs = []
+    args = [str(request.quantity), str(ttl)]
     for counter in request.counters:
-        requires = 0
-        requires_field = "-"
-        if counter.requires is not None:
-            requires = key_index(counter.requires[0])
-            requires_field = counter.requires[1]
-        if counter == _plain(counter):
-            specs.append(f"{key_index(counter.key)},{counter.period},{counter.allowance}")
+        key = counter.key
+        shared = key in keys
+        if not shared:
+            keys.append(key)
+        if not (
+            shared
+            or counter.rollover
+            or counter.limit_field is not None
+            or counter.unbounded
+            or counter.observe
+            or counter.requires is not None
+            or counter.retain != 3
+        ):
+            args += (str(counter.period), str(counter.allowance))
             continue
-        specs.append(
-            f"{key_index(counter.key)},{counter.period},{counter.allowance},{int(counter.unbounded)},"
-            f"{int(counter.rollover)},{counter.full_allowance},{counter.limit_field or '-'},{counter.limit},"
-            f"{int(counter.observe)},{counter.threshold},{int(counter.activate_now)},{requires},{requires_field},"
-            f"{counter.retain},{counter.carry_base}"
-        )
-    return keys, [str(request.quantity), str(ttl), ";".join(specs)]
+        flags = ""
+        extra: list[str] = []
+        if shared:
+            flags += "k"
+            extra.append(str(keys.index(key) + 1))
+        if counter.unbounded:
+            flags += "u"
+        if counter.rollover:
+            flags += "r"
+            if counter.full_allowance != counter.allowance:
+                flags += "f"
+                extra.append(str(counter.full_allowance))
+            if counter.carry_base:
+                flags += "b"
+                extra.append(str(counter.carry_base))
+        if counter.limit_field is not None:
+            flags += "l"
+            extra += (counter.limit_field, str(counter.limit))
+        if counter.observe:
+            flags += "o"
+            extra.append(str(counter.threshold))
+            if counter.activate_now:
+                flags += "n"
+        if counter.requires is not None:
+            required, field_name = counter.requires
+            if required not in keys:
+                keys.append(required)
+            flags += "q"
+            extra += (str(keys.index(required) + 1), field_name)
+        if counter.retain != 3:
+            flags += "t"
+            extra.append(str(counter.retain))
+        args += (flags, str(counter.period), str(counter.allowance))
+        args += extra
+    return keys, args
+
+
+_new = tuple.__new__
+_new_draw = functools.partial(tuple.__new__, Draw)
 
 
 def decode(reply: bytes | str) -> DrawResult:
-    """Parse the kernel's reply (``F``/``R`` then ``remaining;b,a,c,al,lb,la,m;...``)."""
+    """Parse the kernel's reply, a JSON array ``[replayed, remaining, [before, after, carry, allowance or
+    null, limit before, limit after, marked], ...]``.  A result stored by the previous kernel (``remaining;
+    b,a,c,al,lb,la,m;...``, replayed within its retention after an upgrade) is read too.
+
+    The named tuples are built with ``tuple.__new__`` (in C; their Python ``__new__`` costs more than the
+    parse): the kernel always sends the 7 values of a draw."""
+    try:
+        replayed, remaining, *rows = orjson.loads(reply)
+    except orjson.JSONDecodeError:
+        return _decode_stored_v1(reply)
+    return _new(DrawResult, (tuple(map(_new_draw, rows)), remaining, replayed == 1))
+
+
+def _decode_stored_v1(reply: bytes | str) -> DrawResult:
+    """A replay of a result stored by the kernel before the JSON reply: ``[1,`` + ``remaining;b,a,...;...``
+    + ``]``."""
     text = reply.decode() if isinstance(reply, bytes) else reply
-    numbers = list(map(int, text[1:].replace(";", ",").split(",")))
+    body = text.removeprefix("[1,").removesuffix("]")
+    numbers = list(map(int, body.replace(";", ",").split(",")))
     draws = tuple(
         Draw(
             numbers[i],
@@ -110,7 +159,7 @@ def decode(reply: bytes | str) -> DrawResult:
         )
         for i in range(1, len(numbers), 7)
     )
-    return DrawResult(draws, numbers[0], text[0] == "R")
+    return DrawResult(draws, numbers[0], True)
 
 
 class RedisStore:
@@ -153,8 +202,9 @@ class RedisStore:
     async def _pipeline(self, encoded: list[tuple[list[str], list[str]]]) -> list[Any]:
         try:
             pipe = self.client.pipeline(transaction=False)
+            command = pipe.execute_command  # what pipe.fcall calls, without two layers of argument copies
             for keys, args in encoded:
-                pipe.fcall("rater_draw", len(keys), *keys, *args)
+                command("FCALL", "rater_draw", len(keys), *keys, *args)
             return list(await pipe.execute())
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ClusterDownError) as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc

@@ -16,12 +16,14 @@ Semantics of :meth:`StateStore.draw` (per call, atomically):
    ``observe`` counters add the whole ``quantity`` and take nothing from it (billing activation, R50);
    one with ``threshold`` > 0 sets the field ``activated`` of its key the first time its count reaches the
    threshold, or at once with ``activate_now`` (the time rule, R50b), and reports ``marked`` (R51).
-3. **Periods.**  Each counter lives in a hash ``key`` with fields per period: ``c:<p>`` consumed,
-   ``r:<p>`` rollover carried in, ``a:<p>`` the last allowance seen.  For a rollover counter the first draw
-   in period ``p`` rolls forward from the latest period ``q`` drawn before: carry(q+1) = max(0, a(q) + r(q)
-   - c(q)), then through each untouched period with ``full_allowance`` and nothing consumed (R36: carry
-   compounds, no cap).  A record for an older period than the latest draws from that period (late records,
-   architecture property 3); one for an untouched older period starts without carry.
+3. **Periods.**  Each counter lives in a hash ``key`` with fields per period: ``c:<p>`` consumed and
+   ``l:<p>:<participant>`` participation used, written only when they change (absent reads as 0), and
+   ``latest``, the latest period drawn; a rollover counter also keeps ``r:<p>`` rollover carried in and
+   ``a:<p>`` the last allowance seen.  For a rollover counter the first draw in period ``p`` rolls forward
+   from the latest period ``q`` drawn before: carry(q+1) = max(0, a(q) + r(q) - c(q)), then through each
+   untouched period with ``full_allowance`` and nothing consumed (R36: carry compounds, no cap).  A record
+   for an older period than the latest draws from that period (late records, architecture property 3); one
+   for an untouched older period starts without carry.
 4. **Retention.**  Fields of periods more than ``retain`` periods before the latest are deleted.
 
 Quantities are integers in base units (money: micro-units).
@@ -165,15 +167,17 @@ class MemoryStore:
         draws: list[Draw] = []
         for counter in counters:
             state = self.hashes.setdefault(counter.key, {})
+            consumed_field = f"c:{counter.period}"
             if counter.requires is not None and counter.requires[1] not in self.hashes.get(counter.requires[0], {}):
-                consumed = state.get(f"c:{counter.period}", 0)
+                consumed = state.get(consumed_field, 0)
                 draws.append(Draw(consumed, consumed))
                 continue
             carry = _open_period(state, counter)
-            consumed = state.get(f"c:{counter.period}", 0)
+            consumed = state.get(consumed_field, 0)
             if counter.observe:
                 after = consumed + quantity
-                state[f"c:{counter.period}"] = after
+                if after != consumed:
+                    state[consumed_field] = after
                 marked = "activated" not in state and (
                     counter.activate_now or (counter.threshold > 0 and after >= counter.threshold)
                 )
@@ -187,9 +191,12 @@ class MemoryStore:
             if counter.limit_field is not None:
                 limit_before = state.get(counter.limit_field, 0)
                 take = max(0, min(take, counter.limit - limit_before))
-                state[counter.limit_field] = limit_before + take
-            state[f"c:{counter.period}"] = consumed + take
-            state[f"a:{counter.period}"] = counter.allowance
+                if take:
+                    state[counter.limit_field] = limit_before + take
+            if take:
+                state[consumed_field] = consumed + take
+            if counter.rollover and state.get(f"a:{counter.period}") != counter.allowance:
+                state[f"a:{counter.period}"] = counter.allowance
             remaining -= take
             limit_after = limit_before + take if counter.limit_field is not None else 0
             draws.append(Draw(consumed, consumed + take, carry, total, limit_before, limit_after))
@@ -199,12 +206,18 @@ class MemoryStore:
 
 
 def _open_period(state: dict[str, int], counter: Counter) -> int:
-    """Make sure the counter's period exists in ``state``; return its rollover carry (R36)."""
+    """Open the counter's period in ``state`` on its first draw; return its rollover carry (R36).
+
+    A rollover counter records its carry in ``r:<period>`` (which also marks the period opened); a period
+    newer than ``latest`` becomes the latest and fields of periods more than ``retain`` behind it go."""
     period = counter.period
     carry_field = f"r:{period}"
-    if carry_field in state:
+    if counter.rollover and carry_field in state:
         return state[carry_field]
     latest = state.get("latest")
+    newer = latest is None or period > latest
+    if not counter.rollover and not newer:
+        return 0
     carry = 0
     if counter.rollover and latest is not None and latest < period:
         used = state.get(f"c:{latest}", 0)
@@ -216,13 +229,14 @@ def _open_period(state: dict[str, int], counter: Counter) -> int:
                 total = counter.full_allowance + max(0, total - used)
                 used = 0
             carry = max(0, total - used)
-    state[carry_field] = carry
-    state.setdefault(f"a:{period}", counter.allowance)
-    if latest is None or period > latest:
+    if counter.rollover:
+        state[carry_field] = carry
+    if newer:
         state["latest"] = period
-        for name in [f for f in state if f[:2] in ("c:", "r:", "a:", "l:")]:
-            if int(name.split(":")[1]) < period - counter.retain:
-                del state[name]
+        if latest is not None:
+            for name in [f for f in state if f[:2] in ("c:", "r:", "a:", "l:")]:
+                if int(name.split(":")[1]) < period - counter.retain:
+                    del state[name]
     return carry
 
 

@@ -305,15 +305,20 @@ async def test_concurrent_draws_never_exceed_the_pool_or_a_limit_and_redelivery_
     # (1) the pool equals the sum of the takes and never exceeds its allowance; (4) the pool ran dry.
     assert after_first["c:0"] == taken == ALLOWANCE
     # (2) every limit equals its participant's takes and never exceeds the limit; (4) some limits were reached.
+    # A limit field is written only when its participant takes something (absent reads as 0).
     limits = {name.removeprefix("l:0:"): value for name, value in after_first.items() if name.startswith("l:0:")}
-    assert limits == {participant: sum(row.taken for row in rows) for participant, rows in by_participant.items()}
+    assert limits.keys() <= by_participant.keys()
+    assert {participant: limits.get(participant, 0) for participant in by_participant} == {
+        participant: sum(row.taken for row in rows) for participant, rows in by_participant.items()
+    }
     assert max(limits.values()) == LIMIT
     reached = [participant for participant, used in limits.items() if used == LIMIT]
     assert {f"AS-{index:03d}" for index in range(HOT)} <= set(reached)
     # A limit cut a draw while the pool still had room (the limit, not the pool, was binding).
     assert any(row.taken < row.quantity and row.before < ALLOWANCE for row in drawn.values())
-    assert after_first.keys() == {"c:0", "r:0", "a:0", "latest"} | {f"l:0:{p}" for p in limits}
-    assert (after_first["r:0"], after_first["a:0"], after_first["latest"]) == (0, ALLOWANCE, 0)
+    # The pool has no rollover: no r:/a: fields.
+    assert after_first.keys() == {"c:0", "latest"} | {f"l:0:{p}" for p in limits}
+    assert after_first["latest"] == 0
     # (3) nothing lost: taken + overflow == asked.
     assert taken + sum(row.remaining for row in drawn.values()) == sum(record.quantity for record in records.values())
 

@@ -225,3 +225,62 @@ async def test_rollover_of_the_last_tier_size(store: Store) -> None:
     await store.draw("r0", 20, counter(0))
     assert (await store.draw("r1", 1, counter(1)))[1] == [(0, 1, 30, 180, 0, 0, 0)]
     assert (await store.draw("r3", 1, counter(3)))[1] == [(0, 1, 50, 200, 0, 0, 0)]
+
+
+async def test_a_draw_writes_only_the_fields_it_changes(store: Store) -> None:
+    """Point 3: 10 units over A (10), the pool B (limit field l:0:AS-1) and a rollover counter R: A takes all;
+    B and R are read and take nothing.  A holds c:0 and latest; B only latest (no c:0, no l:0:AS-1: absent
+    reads as 0); R also its carry r:0 and allowance a:0 (rollover counters only)."""
+    roll = bucket_key(ROOT, "AS-1/R")
+    counters = (
+        Counter(A, 0, allowance=10),
+        Counter(B, 0, allowance=10, limit_field="l:0:AS-1", limit=5),
+        Counter(roll, 0, allowance=7, rollover=True, full_allowance=7),
+    )
+    assert (await store.draw("r1", 10, *counters))[1] == [
+        (0, 10, 0, 10, 0, 0, 0),
+        (0, 0, 0, 10, 0, 0, 0),
+        (0, 0, 0, 7, 0, 0, 0),
+    ]
+    assert await store.fields(A) == {"c:0": 10, "latest": 0}
+    assert await store.fields(B) == {"latest": 0}
+    assert await store.fields(roll) == {"r:0": 0, "a:0": 7, "latest": 0}
+
+
+async def test_activate_now_marks_even_without_usage(store: Store) -> None:
+    """R50b: an observe counter due by time marks the package activated on a record of 0 units (count
+    unchanged, so no c:0 is written), once; the next one reports no mark."""
+    due = Counter(ACT, 0, observe=True, threshold=1, activate_now=True)
+    assert await store.draw("r1", 0, due) == (0, [(0, 0, 0, -1, 0, 0, 1)], False)
+    assert await store.fields(ACT) == {"activated": 1, "latest": 0}
+    assert await store.draw("r2", 3, due) == (3, [(0, 3, 0, -1, 0, 0, 0)], False)
+
+
+async def test_a_result_stored_by_the_previous_kernel_replays(redis_client: Redis) -> None:
+    """Upgrade safety (R1): a result stored before the JSON reply (``remaining;b,a,c,al,lb,la,m;...``) is
+    returned as a replay and nothing changes."""
+    key = record_key(ROOT, "old")
+    await redis_client.set(key, "4;0,6,2,12,0,6,0")
+    store = RedisStore(redis_client)
+    result = await store.draw(key, 99, [Counter(A, 0, allowance=5)])
+    assert (result.remaining, result.replayed, result.draws[0]) == (4, True, (0, 6, 2, 12, 0, 6, False))
+    assert await store.fields(A) == {}
+
+
+async def test_keys_named_again_and_required_keys_resolve_in_one_call(store: Store) -> None:
+    """The kernel's key references: A requires a field of ACT (a key no counter draws from), B comes next
+    on a key of its own, and A is drawn again later in the call (R11 order).  10 units: A 4 of 4, B 5 of
+    5, A again 1 of the 4 its larger allowance leaves; each counter sees the writes of those before it."""
+    assert await store.mark(ACT, "activated") is True
+    counters = (
+        Counter(A, 0, allowance=4, requires=(ACT, "activated")),
+        Counter(B, 0, allowance=5),
+        Counter(A, 0, allowance=8),
+    )
+    assert await store.draw("r1", 10, *counters) == (
+        0,
+        [(0, 4, 0, 4, 0, 0, 0), (0, 5, 0, 5, 0, 0, 0), (4, 5, 0, 8, 0, 0, 0)],
+        False,
+    )
+    assert (await store.fields(A))["c:0"] == 5
+    assert (await store.fields(B))["c:0"] == 5

@@ -8,6 +8,7 @@ activation (R50, R51), ``requires`` (R53), rollover roll-forward (R36, E8), late
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from rater.state import Counter, Draw, MemoryStore
 
@@ -97,7 +98,24 @@ def test_participation_limit_caps_and_accumulates() -> None:
     assert (r3.draws[0].taken, r3.remaining) == (0, 5)
     r4 = store.draw("r4", 25, [pool("B")])
     assert (r4.draws[0].before, r4.draws[0].after, r4.draws[0].limit_after) == (30, 55, 25)
-    assert store.fields("pool") == {"c:0": 55, "r:0": 0, "a:0": 100, "l:0:A": 30, "l:0:B": 25, "latest": 0}
+    assert store.fields("pool") == {"c:0": 55, "l:0:A": 30, "l:0:B": 25, "latest": 0}
+
+
+def test_a_draw_writes_only_the_fields_it_changes() -> None:
+    """Store contract point 3: a counter without rollover keeps no r:/a: fields, and a take of 0 writes no c:
+    or l: field (absent reads as 0).  A takes 10 of 10; B (limit field l:0:B) is read but takes nothing, so
+    its hash holds only "latest"; a rollover counter keeps r:0 (carry 0) and a:0 even when it takes nothing."""
+    store = MemoryStore()
+    counters = [
+        Counter("A", 0, allowance=10),
+        Counter("B", 0, allowance=10, limit_field="l:0:B", limit=5),
+        Counter("R", 0, allowance=7, rollover=True, full_allowance=7),
+    ]
+    result = store.draw("r1", 10, counters)
+    assert [(d.before, d.after, d.allowance) for d in result.draws] == [(0, 10, 10), (0, 0, 10), (0, 0, 7)]
+    assert store.fields("A") == {"c:0": 10, "latest": 0}
+    assert store.fields("B") == {"latest": 0}
+    assert store.fields("R") == {"r:0": 0, "a:0": 7, "latest": 0}
 
 
 def test_participation_limit_past_it_goes_to_the_next_counter() -> None:
@@ -245,13 +263,18 @@ def test_late_record_for_an_untouched_older_period_starts_without_carry() -> Non
 
 
 def test_retention_deletes_periods_older_than_retain() -> None:
-    """Store contract point 4: retain = 1.  Period 0 (with a limit field l:0:A) then period 2: fields of
+    """Store contract point 4: retain = 1, a rollover counter of 10.  Period 0 (with a limit field l:0:A)
+    uses 5, then period 2 opens with carry 15 (5 left of period 0, then period 1 untouched: 10 + 5): fields of
     periods < 2 - 1 = 1 are deleted, so c:0, r:0, a:0 and l:0:A go; period 2's fields and "latest" stay."""
     store = MemoryStore()
-    store.draw("r1", 5, [Counter("k", 0, allowance=10, limit_field="l:0:A", limit=8, retain=1)])
+
+    def counter(period: int, **options: Any) -> Counter:
+        return Counter("k", period, allowance=10, rollover=True, full_allowance=10, retain=1, **options)
+
+    store.draw("r1", 5, [counter(0, limit_field="l:0:A", limit=8)])
     assert set(store.fields("k")) == {"c:0", "r:0", "a:0", "l:0:A", "latest"}
-    store.draw("r2", 3, [Counter("k", 2, allowance=10, retain=1)])
-    assert store.fields("k") == {"c:2": 3, "r:2": 0, "a:2": 10, "latest": 2}
+    store.draw("r2", 3, [counter(2)])
+    assert store.fields("k") == {"c:2": 3, "r:2": 15, "a:2": 10, "latest": 2}
 
 
 def test_retention_keeps_retain_periods_back() -> None:
