@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
-from rater.buckets import Activation, Candidate, Instance, Resolution, Resolver, Tiers
+from rater.buckets import CACHE_LIMIT, Activation, Candidate, Instance, Resolution, Resolver, Tiers
 from rater.catalog import Catalog
 from rater.catalog.model import BucketDefinition, RecurType, UsageBucket, UsageClass
 from rater.catalog.model import Rater as ClassRater
@@ -134,6 +134,11 @@ class Prepared:
     money_key: str
 
 
+#: What :meth:`Rater._resolve` computes once per (account-service, class, location, day): the resolution, the
+#: overage rate plan it names, the ordered counters and the sharing root.
+_Static = tuple[Resolution, str | None, tuple[Counter, ...], str]
+
+
 @dataclass
 class MoneyDue:
     """The overflow is priced and money buckets must pay: the second draw, by value in micro-units (R46)."""
@@ -160,6 +165,8 @@ class Rater:
         self.subscriptions = subscriptions
         self.store: StateStore = store if store is not None else MemoryStore()
         self.resolver = Resolver(catalog, subscriptions)
+        self._statics: dict[tuple[str, str, str | None, dt.date], _Static] = {}
+        self._statics_of = self.resolver
 
     def rate(self, record: UsageRecord) -> RatedCharge:
         """Rate a decoded record against the (synchronous) store, or raise :class:`RatingError`.
@@ -191,15 +198,10 @@ class Rater:
         when = record.event_time
         local = when.astimezone(self.subscriptions.zone(account.id))
         day = local.date()
-        resolution = self.resolver.resolve(owner, usage_class.id, location, day, activated or _never)
-        overage = next(
-            (
-                c.instance.overage_rate_plan
-                for c in [*resolution.units, *resolution.money]
-                if c.instance.overage_rate_plan
-            ),
-            None,
-        )
+        static = self._static(owner, usage_class.id, location, day) if activated is None else None
+        if static is None:
+            static = self._resolve(owner, usage_class.id, location, day, activated or _never)
+        resolution, overage, counters, root = static
         match: RateMatch | None = None
         missing: RatingError | None = None
         try:
@@ -207,10 +209,6 @@ class Rater:
         except RatingError as error:
             missing = error
         billable = billable_quantity(match.rounding if match else None, quantity)
-        counters = [
-            replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in resolution.activations
-        ] + [c.counter for c in resolution.units]
-        root = self.resolver.root(account.id)
         return Prepared(
             record=record,
             owner=owner,
@@ -222,10 +220,48 @@ class Rater:
             resolution=resolution,
             match=match,
             missing=missing,
-            counters=counters,
+            counters=list(counters),
             record_key=record_key(root, record.record_id),
             money_key=record_key(root, f"{record.record_id}#money"),
         )
+
+    def _static(self, owner: ServiceContext, usage_class: str, location: str | None, day: dt.date) -> _Static:
+        """:meth:`_resolve` memoised for the stream's case, where no package is activated by usage in
+        resolution (R53 is then the kernel's ``requires`` gate): the result is a pure function of the
+        account-service, class, location and local day, and records of one phone on one day repeat it."""
+        if self._statics_of is not self.resolver:  # new subscriptions (e.g. a cancellation): start afresh
+            self._statics = {}
+            self._statics_of = self.resolver
+        key = (owner.service.id, usage_class, location, day)
+        static = self._statics.get(key)
+        if static is None:
+            if len(self._statics) > CACHE_LIMIT:
+                self._statics.clear()
+            static = self._statics[key] = self._resolve(owner, usage_class, location, day, _never)
+        return static
+
+    def _resolve(
+        self,
+        owner: ServiceContext,
+        usage_class: str,
+        location: str | None,
+        day: dt.date,
+        activated: Callable[[str, str], bool],
+    ) -> _Static:
+        """The resolution (R5-R13), the overage rate plan it names, the ordered counters and the sharing root."""
+        resolution = self.resolver.resolve(owner, usage_class, location, day, activated)
+        overage = next(
+            (
+                c.instance.overage_rate_plan
+                for c in [*resolution.units, *resolution.money]
+                if c.instance.overage_rate_plan
+            ),
+            None,
+        )
+        counters = tuple(
+            replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in resolution.activations
+        ) + tuple(c.counter for c in resolution.units)
+        return resolution, overage, counters, self.resolver.root(owner.account.id)
 
     def finish(self, prepared: Prepared, result: DrawResult) -> RatedCharge | MoneyDue:
         """Price a draw (pure): tiers, flat charges, tier rate plans, overflow; or ask for the money draw."""
