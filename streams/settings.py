@@ -16,6 +16,7 @@
 | ``RATER_SESSION_TIMEOUT`` | ``8`` | consumer-group session timeout, seconds |
 | ``RATER_TICK_INTERVAL`` | ``60`` | seconds between time-driven rule runs (activation by time); 0: off |
 | ``RATER_LOG_LEVEL`` | ``warning`` | worker log level |
+| ``RATER_CONSUMER`` | ``lean`` | ``lean``: plain aiokafka consumer group (streams/lean.py); ``faust``: Faust agent |
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Settings:
     session_timeout: float = 8.0
     tick_interval: float = 60.0
     log_level: str = "warning"
+    consumer: str = "lean"
 
     def __repr__(self) -> str:
         masked = re.sub(r"//[^@/]*@", "//***@", self.redis_url)
@@ -95,7 +97,18 @@ class Settings:
             session_timeout=float(number("RATER_SESSION_TIMEOUT", 8.0, float)),
             tick_interval=_non_negative(source.get("RATER_TICK_INTERVAL", ""), 60.0),
             log_level=source.get("RATER_LOG_LEVEL", "warning"),
+            consumer=_choice("RATER_CONSUMER", source.get("RATER_CONSUMER", ""), CONSUMERS),
         )
+
+
+CONSUMERS = ("lean", "faust")
+
+
+def _choice(name: str, text: str, allowed: tuple[str, ...]) -> str:
+    value = text.strip() or allowed[0]
+    if value not in allowed:
+        raise SettingsError(f"{name}={text!r} must be one of {', '.join(allowed)}")
+    return value
 
 
 def _non_negative(text: str, default: float) -> float:

@@ -2,7 +2,8 @@
 
 It loads and validates the catalog and subscriptions (a bad catalog stops the start with the errors), creates
 missing topics with their partition counts, loads the kernel into Redis, and runs the Faust worker until
-SIGTERM/SIGINT.
+SIGTERM/SIGINT.  The consumer is a plain aiokafka consumer group (streams/lean.py) unless
+``RATER_CONSUMER=faust`` asks for the Faust agent (streams/app.py); both keep the same guarantees.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rater.issues import ValidationFailed
 from rater.offline import load_folder
 from rater.redis_store import RedisStore, connect
 from streams.app import Pipeline, build_app, topic_specs
+from streams.lean import LeanLoop, rating_handler, serve
 from streams.settings import Settings, SettingsError
 from streams.topics import create_topics
 
@@ -32,8 +34,11 @@ def run_worker(settings: Settings) -> int:
     asyncio.run(create_topics(settings.kafka_bootstrap, topic_specs(settings)))
     store = RedisStore(connect(settings.redis_url), result_ttl=settings.result_ttl)
     pipeline = Pipeline(Rater(catalog, subscriptions), store, settings)
-    app = build_app(settings, pipeline)
     logging.basicConfig(level=settings.log_level.upper())
+    if settings.consumer == "lean":
+        asyncio.run(serve(LeanLoop(settings, rating_handler(pipeline)), pipeline))
+        return 0
+    app = build_app(settings, pipeline)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -1,0 +1,174 @@
+"""The worker's consumer loop on a plain aiokafka consumer group (``RATER_CONSUMER=lean``, the default).
+
+Faust's per-message machinery (events, sensors, acking one offset at a time) cost more per record than
+rating itself on this stack, so the worker consumes the ``usage`` topic with aiokafka directly, one batch
+at a time, and keeps every guarantee of the Faust agent it replaces (``RATER_CONSUMER=faust`` still runs
+that agent, :func:`streams.app.build_app`):
+
+1. **Batch.**  ``getmany`` returns up to ``RATER_BATCH_SIZE`` records of the partitions this worker holds,
+   each partition's records in offset order.  One task handles one batch at a time, so a partition is never
+   processed concurrently or out of order (property 6).
+2. **Handle.**  The handler turns the batch into output messages (for the rating worker
+   :func:`streams.app.outputs_of`: decode, one Redis round trip, price; a bad record becomes a rating
+   exception).  A store that is unavailable is retried there, in place, with backoff (property 7).
+3. **Send.**  Every output is sent and its delivery awaited (``acks=all``); a broker error is retried with
+   backoff, the whole batch's outputs again (consumers dedupe on event ids; re-emissions are identical).
+4. **Commit.**  Only then are the batch's offsets committed, explicitly, per partition (architecture step
+   6); auto-commit is off.  Offsets are cumulative, so a commit that fails (the group rebalanced under us)
+   loses nothing: the records are delivered again, to whichever worker holds the partition, and the kernel's
+   dedupe gives them their first draw back, so the outputs are the same bytes (property 2).
+5. **Rebalance.**  The group's revoke callback waits for the batch in hand to be sent and committed before
+   the partitions go (a lock held from handle to commit), so a rebalance neither skips nor doubles work.
+   Records fetched for a partition no longer assigned are dropped unprocessed; their new owner reads them.
+6. **Stop.**  SIGTERM/SIGINT finish the batch in hand (commit included) and leave the group; a batch stuck
+   retrying a dead store is abandoned after ``STOP_GRACE`` seconds, uncommitted, to be redelivered.
+
+Time-driven rules run on a wall-clock task every ``RATER_TICK_INTERVAL`` seconds, as the Faust timer did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from streams.app import USAGE, Message, Pipeline, Sender, notifications_at, outputs_of
+from streams.settings import Settings
+
+log = logging.getLogger("rater.stream")
+
+#: Records of one batch: each partition's records in offset order.
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+#: Turns a batch's records into (topic name without prefix, key, value) output messages.
+Handler = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[list[Message]]]
+
+#: Seconds a stop request waits for the batch in hand before abandoning it (it is redelivered).
+STOP_GRACE = 10.0
+
+
+class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Partitions are given up only between batches: after the batch in hand is sent and committed."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        async with self.lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        log.info("assigned %s", sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+
+
+class LeanLoop:
+    """Consume ``usage`` in batches: handle, send and await, then commit (see the module docstring)."""
+
+    def __init__(self, settings: Settings, handle: Handler, sender: Sender | None = None) -> None:
+        self.settings = settings
+        self.handle = handle
+        self.sender = sender or Sender(settings)
+        self.stopping = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        settings = self.settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.app_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(settings.session_timeout * 1000),
+            heartbeat_interval_ms=1000,  # infra-notes: short heartbeat and session on this broker
+            max_poll_records=settings.batch_size,
+        )
+        consumer.subscribe([settings.topic(USAGE)], listener=_WaitForBatch(self._lock))
+        await consumer.start()
+        try:
+            while not self.stopping.is_set():
+                batch = await consumer.getmany(
+                    timeout_ms=int(settings.batch_within * 1000), max_records=settings.batch_size
+                )
+                if batch:
+                    async with self._lock:
+                        await self._one_batch(consumer, batch)
+        finally:
+            await consumer.stop()
+            await self.sender.stop()
+
+    async def _one_batch(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        assigned = consumer.assignment()
+        held = {tp: records for tp, records in batch.items() if tp in assigned and records}
+        if not held:
+            return
+        records = [record for partition in held.values() for record in partition]
+        out = await self.handle(records)
+        await self.publish(out)
+        await self._commit(consumer, {tp: partition[-1].offset + 1 for tp, partition in held.items()})
+
+    async def publish(self, out: list[Message]) -> None:
+        """Send every message and wait until the broker has them all; retry the lot on a broker error."""
+        messages = [(self.settings.topic(name), key, value) for name, key, value in out]
+        delay = 0.1
+        while True:
+            try:
+                await self.sender.send_all(messages)
+                return
+            except KafkaError as exc:
+                log.warning("broker unavailable, sending the batch's outputs again in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # The partitions moved on (a rebalance) or the coordinator failed: their records are delivered
+            # again from the last committed offset and the kernel's dedupe makes that change nothing.
+            log.warning("commit of %s failed, those records will be redelivered: %s", offsets, exc)
+
+    async def tick_every(self, interval: float, pipeline: Pipeline) -> None:
+        """The time-driven rules on the wall clock (R50b), as the Faust timer ran them."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=interval)
+            if not self.stopping.is_set():
+                await self.publish(await notifications_at(pipeline, dt.datetime.now(dt.UTC)))
+
+
+def rating_handler(pipeline: Pipeline) -> Handler:
+    """The rating worker's handler: raw values and a ``topic:partition:offset`` fallback id per record."""
+
+    async def handle(records: list[ConsumerRecord[bytes, bytes]]) -> list[Message]:
+        items = [(record.value or b"", f"{record.topic}:{record.partition}:{record.offset}") for record in records]
+        return await outputs_of(pipeline, items)
+
+    return handle
+
+
+async def serve(loop: LeanLoop, pipeline: Pipeline | None = None) -> None:
+    """Run ``loop`` (and the tick task when ``pipeline`` is given and ticks are on) until SIGTERM/SIGINT."""
+    running = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+
+    def stop() -> None:
+        loop.stopping.set()
+        running.call_later(STOP_GRACE, main.cancel)  # a batch stuck retrying is abandoned, uncommitted
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        running.add_signal_handler(signum, stop)
+    tasks = [asyncio.create_task(loop.run())]
+    if pipeline is not None and loop.settings.tick_interval > 0:
+        tasks.append(asyncio.create_task(loop.tick_every(loop.settings.tick_interval, pipeline)))
+    try:
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
