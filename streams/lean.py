@@ -11,16 +11,21 @@ that agent, :func:`streams.app.build_app`):
 2. **Handle.**  The handler turns the batch into output messages (for the rating worker
    :func:`streams.app.outputs_of`: decode, one Redis round trip, price; a bad record becomes a rating
    exception).  A store that is unavailable is retried there, in place, with backoff (property 7).
-3. **Send.**  Every output is sent and its delivery awaited (``acks=all``); a broker error is retried with
-   backoff, the whole batch's outputs again (consumers dedupe on event ids; re-emissions are identical).
-4. **Commit.**  Only then are the batch's offsets committed, explicitly, per partition (architecture step
-   6); auto-commit is off.  Offsets are cumulative, so a commit that fails (the group rebalanced under us)
-   loses nothing: the records are delivered again, to whichever worker holds the partition, and the kernel's
-   dedupe gives them their first draw back, so the outputs are the same bytes (property 2).
-5. **Rebalance.**  The group's revoke callback waits for the batch in hand to be sent and committed before
-   the partitions go (a lock held from handle to commit), so a rebalance neither skips nor doubles work.
+3. **Send.**  The batch's outputs are queued on the producer (``acks=all``), and the loop goes on to fetch
+   and handle the next batch while the broker acknowledges them: one batch in flight, so the rating of batch
+   N+1 overlaps the delivery of batch N.  Before N+1's outputs are queued, N's delivery is awaited (a broker
+   error sends the whole of N's outputs again, with backoff; consumers dedupe on event ids and re-emissions
+   are identical), so outputs leave in batch order.  With no next batch, N is settled at once.
+4. **Commit.**  Only once a batch's outputs are all on the broker are its offsets committed, explicitly,
+   per partition (architecture step 6); auto-commit is off.  Offsets are cumulative, so a commit that fails
+   (the group rebalanced under us) loses nothing: the records are delivered again, to whichever worker holds
+   the partition, and the kernel's dedupe gives them their first draw back, so the outputs are the same
+   bytes (property 2).  A crash with a batch in flight is the same case: nothing of it was committed.
+5. **Rebalance.**  The group's revoke callback waits for the batch being handled (a lock held from handle
+   to queueing its outputs) and settles the batch in flight (delivery, then commit) before the partitions
+   go, so a rebalance neither skips nor doubles work.
    Records fetched for a partition no longer assigned are dropped unprocessed; their new owner reads them.
-6. **Stop.**  SIGTERM/SIGINT finish the batch in hand (commit included) and leave the group; a batch stuck
+6. **Stop.**  SIGTERM/SIGINT finish the batch in hand, settle it and leave the group; a batch stuck
    retrying a dead store is abandoned after ``STOP_GRACE`` seconds, uncommitted, to be redelivered.
 
 Time-driven rules run on a wall-clock task every ``RATER_TICK_INTERVAL`` seconds, as the Faust timer did.
@@ -34,6 +39,8 @@ import datetime as dt
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -52,18 +59,28 @@ Handler = Callable[[list[ConsumerRecord[bytes, bytes]]], Awaitable[list[Message]
 STOP_GRACE = 10.0
 
 
-class _WaitForBatch(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Partitions are given up only between batches: after the batch in hand is sent and committed."""
+class _SettleFirst(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Partitions are given up only between batches, once the batch in flight is sent and committed."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
-        self.lock = lock
+    def __init__(self, loop: LeanLoop, consumer: AIOKafkaConsumer) -> None:
+        self.loop = loop
+        self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        async with self.lock:
-            pass
+        async with self.loop._lock:
+            await self.loop.settle(self.consumer)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         log.info("assigned %s", sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+
+
+@dataclass
+class _InFlight:
+    """A batch whose outputs are queued on the producer but not yet acknowledged, nor its offsets committed."""
+
+    offsets: dict[TopicPartition, int]
+    messages: list[Message]
+    delivered: asyncio.Future[list[Any]] | None
 
 
 class LeanLoop:
@@ -75,6 +92,7 @@ class LeanLoop:
         self.sender = sender or Sender(settings)
         self.stopping = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._in_flight: _InFlight | None = None
 
     async def run(self) -> None:
         settings = self.settings
@@ -87,29 +105,59 @@ class LeanLoop:
             heartbeat_interval_ms=1000,  # infra-notes: short heartbeat and session on this broker
             max_poll_records=settings.batch_size,
         )
-        consumer.subscribe([settings.topic(USAGE)], listener=_WaitForBatch(self._lock))
+        consumer.subscribe([settings.topic(USAGE)], listener=_SettleFirst(self, consumer))
         await consumer.start()
         try:
             while not self.stopping.is_set():
                 batch = await consumer.getmany(
                     timeout_ms=int(settings.batch_within * 1000), max_records=settings.batch_size
                 )
-                if batch:
-                    async with self._lock:
+                async with self._lock:
+                    if batch:
                         await self._one_batch(consumer, batch)
+                    else:
+                        await self.settle(consumer)  # nothing new: finish the batch in flight now
+            async with self._lock:
+                await self.settle(consumer)
         finally:
             await consumer.stop()
             await self.sender.stop()
 
     async def _one_batch(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        """Handle this batch while the previous one's outputs are on their way; then settle the previous
+        one and queue this one's outputs (so outputs leave in batch order)."""
         assigned = consumer.assignment()
         held = {tp: records for tp, records in batch.items() if tp in assigned and records}
         if not held:
             return
         records = [record for partition in held.values() for record in partition]
         out = await self.handle(records)
-        await self.publish(out)
-        await self._commit(consumer, {tp: partition[-1].offset + 1 for tp, partition in held.items()})
+        await self.settle(consumer)
+        messages = [(self.settings.topic(name), key, value) for name, key, value in out]
+        offsets = {tp: partition[-1].offset + 1 for tp, partition in held.items()}
+        self._in_flight = _InFlight(offsets, messages, None)
+        with contextlib.suppress(KafkaError):  # settle() sends them again
+            self._in_flight.delivered = await self.sender.submit(messages)
+
+    async def settle(self, consumer: AIOKafkaConsumer) -> None:
+        """Wait until the batch in flight has every output on the broker (sending the lot again, with
+        backoff, after a broker error), then commit its offsets.  Called with the lock held."""
+        flight, self._in_flight = self._in_flight, None
+        if flight is None:
+            return
+        delay = 0.1
+        while True:
+            try:
+                if flight.delivered is None:
+                    flight.delivered = await self.sender.submit(flight.messages)
+                await flight.delivered
+                break
+            except KafkaError as exc:
+                log.warning("broker unavailable, sending the batch's outputs again in %.1f s: %s", delay, exc)
+                flight.delivered = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        await self._commit(consumer, flight.offsets)
 
     async def publish(self, out: list[Message]) -> None:
         """Send every message and wait until the broker has them all; retry the lot on a broker error."""
@@ -120,7 +168,7 @@ class LeanLoop:
                 await self.sender.send_all(messages)
                 return
             except KafkaError as exc:
-                log.warning("broker unavailable, sending the batch's outputs again in %.1f s: %s", delay, exc)
+                log.warning("broker unavailable, sending the outputs again in %.1f s: %s", delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
