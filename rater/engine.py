@@ -38,7 +38,15 @@ from rater.events import (
 )
 from rater.keys import activation_key, bucket_key, record_key
 from rater.periods import Period, add_duration
-from rater.pricing import PlanChoice, RateMatch, billable_quantity, charge, find_rate, select_rate_plan
+from rater.pricing import (
+    PlanChoice,
+    RateMatch,
+    billable_quantity,
+    charge,
+    find_rate,
+    plan_candidates,
+    select_rate_plan,
+)
 from rater.record import UsageRecord, decode
 from rater.state import Counter, Draw, DrawResult, MemoryStore, StateStore
 from rater.subscriptions import ServiceContext, Subscriptions, cancel_account_service
@@ -140,6 +148,15 @@ _Static = tuple[Resolution, str | None, tuple[Counter, ...], str]
 
 
 @dataclass
+class _Memo:
+    """Pure results memoised for one set of subscriptions (its resolver)."""
+
+    resolver: Resolver
+    statics: dict[tuple[str, str, str | None, dt.date], _Static] = field(default_factory=dict)
+    rates: dict[tuple[str, str, str | None, str | None], RateMatch] = field(default_factory=dict)
+
+
+@dataclass
 class MoneyDue:
     """The overflow is priced and money buckets must pay: the second draw, by value in micro-units (R46)."""
 
@@ -165,8 +182,7 @@ class Rater:
         self.subscriptions = subscriptions
         self.store: StateStore = store if store is not None else MemoryStore()
         self.resolver = Resolver(catalog, subscriptions)
-        self._statics: dict[tuple[str, str, str | None, dt.date], _Static] = {}
-        self._statics_of = self.resolver
+        self._memo = _Memo(self.resolver)
 
     def rate(self, record: UsageRecord) -> RatedCharge:
         """Rate a decoded record against the (synchronous) store, or raise :class:`RatingError`.
@@ -229,16 +245,20 @@ class Rater:
         """:meth:`_resolve` memoised for the stream's case, where no package is activated by usage in
         resolution (R53 is then the kernel's ``requires`` gate): the result is a pure function of the
         account-service, class, location and local day, and records of one phone on one day repeat it."""
-        if self._statics_of is not self.resolver:  # new subscriptions (e.g. a cancellation): start afresh
-            self._statics = {}
-            self._statics_of = self.resolver
+        memo = self._memos()
         key = (owner.service.id, usage_class, location, day)
-        static = self._statics.get(key)
+        static = memo.statics.get(key)
         if static is None:
-            if len(self._statics) > CACHE_LIMIT:
-                self._statics.clear()
-            static = self._statics[key] = self._resolve(owner, usage_class, location, day, _never)
+            if len(memo.statics) > CACHE_LIMIT:
+                memo.statics.clear()
+            static = memo.statics[key] = self._resolve(owner, usage_class, location, day, _never)
         return static
+
+    def _memos(self) -> _Memo:
+        """The memo of the current subscriptions: new subscriptions (a cancellation) start afresh."""
+        if self._memo.resolver is not self.resolver:
+            self._memo = _Memo(self.resolver)
+        return self._memo
 
     def _resolve(
         self,
@@ -348,7 +368,16 @@ class Rater:
         overage: str | None,
         terminating: str | None,
     ) -> RateMatch:
-        """The rate that prices this record's overflow (R24-R28), found before the draw for its rounding."""
+        """The rate that prices this record's overflow (R24-R28), found before the draw for its rounding.
+
+        Memoised per (account-service, class, location, overage plan) when no rate group of the plans it
+        may choose from has a start, a retirement or a time period: the answer then does not depend on the
+        record's time."""
+        memo = self._memos()
+        key = (owner.service.id, usage_class.id, location, overage)
+        found = memo.rates.get(key)
+        if found is not None:
+            return found
         choice = select_rate_plan(self.catalog, self.subscriptions, owner, when, overage)
         if usage_class.rater is ClassRater.GEOTREE and location is None:
             raise RatingError(
@@ -356,7 +385,7 @@ class Rater:
                 f"terminating identifier {terminating!r} matches no GeoTree pattern (R4)",
                 account=owner.account.id,
             )
-        return find_rate(
+        found = find_rate(
             self.catalog,
             choice,
             currency=owner.account.currency,
@@ -366,6 +395,15 @@ class Rater:
             local=local,
             account=owner.account.id,
         )
+        if all(
+            group.start is None and group.retired is None and group.time_period is None
+            for _, _, plan_id in plan_candidates(self.catalog, self.subscriptions, owner, overage)
+            for group in self.catalog.rate_plans[plan_id].rate_groups
+        ):
+            if len(memo.rates) > CACHE_LIMIT:
+                memo.rates.clear()
+            memo.rates[key] = found
+        return found
 
     def _price_bucket(
         self,
