@@ -20,7 +20,9 @@ from rater.errors import InvalidRecord
 _REQUIRED = ("record_id", "usage_identifier", "usage_class", "quantity", "event_time")
 
 
-@dataclass(frozen=True, slots=True)
+# Decoded once per record on the hot path: not frozen, since a frozen dataclass's __init__ sets each field
+# through object.__setattr__ (about 6x the cost); nothing changes a record after it is decoded.
+@dataclass(slots=True)
 class UsageRecord:
     """A decoded usage record.  ``quantity`` is as sent, in ``unit``; it becomes base units once the usage
     class (and so the unit type) is known (:func:`rater.units.to_base_units`)."""

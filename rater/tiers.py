@@ -18,7 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+# Built once per record on the hot path: not frozen, since a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (about 6x the cost); nothing changes one after it is built, and it hashes as before.
+@dataclass(slots=True, unsafe_hash=True)
 class TierSlice:
     """The part of one draw that fell in one tier occurrence.
 
