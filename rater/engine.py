@@ -255,7 +255,8 @@ class Rater:
         return static
 
     def _memos(self) -> _Memo:
-        """The memo of the current subscriptions: new subscriptions (a cancellation) start afresh."""
+        """The memo of the current subscriptions.  It follows ``self.resolver``: whoever changes the
+        subscriptions builds a new :class:`Resolver` (as :meth:`cancel` does), and the memo starts afresh."""
         if self._memo.resolver is not self.resolver:
             self._memo = _Memo(self.resolver)
         return self._memo
