@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
-from rater.buckets import Activation, Candidate, Instance, Resolution, Resolver, Tiers
+from rater.buckets import CACHE_LIMIT, Activation, Candidate, Instance, Resolution, Resolver, Tiers
 from rater.catalog import Catalog
 from rater.catalog.model import BucketDefinition, RecurType, UsageBucket, UsageClass
 from rater.catalog.model import Rater as ClassRater
@@ -38,7 +38,15 @@ from rater.events import (
 )
 from rater.keys import activation_key, bucket_key, record_key
 from rater.periods import Period, add_duration
-from rater.pricing import PlanChoice, RateMatch, billable_quantity, charge, find_rate, select_rate_plan
+from rater.pricing import (
+    PlanChoice,
+    RateMatch,
+    billable_quantity,
+    charge,
+    find_rate,
+    plan_candidates,
+    select_rate_plan,
+)
 from rater.record import UsageRecord, decode
 from rater.state import Counter, Draw, DrawResult, MemoryStore, StateStore
 from rater.subscriptions import ServiceContext, Subscriptions, cancel_account_service
@@ -162,6 +170,20 @@ class Settlement:
     adjustment: RatedAdjustment
 
 
+#: What :meth:`Rater._resolve` computes once per (account-service, class, location, day): the resolution, the
+#: overage rate plan it names, the ordered counters and the sharing root.
+_Static = tuple[Resolution, str | None, tuple[Counter, ...], str]
+
+
+@dataclass
+class _Memo:
+    """Pure results memoised for one set of subscriptions (its resolver)."""
+
+    resolver: Resolver
+    statics: dict[tuple[str, str, str | None, dt.date], _Static] = field(default_factory=dict)
+    rates: dict[tuple[str, str, str | None, str | None], RateMatch] = field(default_factory=dict)
+
+
 @dataclass
 class MoneyDue:
     """The overflow is priced and money buckets must pay: the second draw, by value in micro-units (R46)."""
@@ -188,6 +210,7 @@ class Rater:
         self.subscriptions = subscriptions
         self.store: StateStore = store if store is not None else MemoryStore()
         self.resolver = Resolver(catalog, subscriptions)
+        self._memo = _Memo(self.resolver)
 
     def rate(self, record: UsageRecord) -> RatedCharge:
         """Rate a decoded record against the (synchronous) store, or raise :class:`RatingError`.
@@ -219,15 +242,10 @@ class Rater:
         when = record.event_time
         local = when.astimezone(self.subscriptions.zone(account.id))
         day = local.date()
-        resolution = self.resolver.resolve(owner, usage_class.id, location, day, activated or _never)
-        overage = next(
-            (
-                c.instance.overage_rate_plan
-                for c in [*resolution.units, *resolution.money]
-                if c.instance.overage_rate_plan
-            ),
-            None,
-        )
+        static = self._static(owner, usage_class.id, location, day) if activated is None else None
+        if static is None:
+            static = self._resolve(owner, usage_class.id, location, day, activated or _never)
+        resolution, overage, counters, root = static
         match: RateMatch | None = None
         missing: RatingError | None = None
         try:
@@ -235,10 +253,6 @@ class Rater:
         except RatingError as error:
             missing = error
         billable = billable_quantity(match.rounding if match else None, quantity)
-        counters = [
-            replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in resolution.activations
-        ] + [c.counter for c in resolution.units]
-        root = self.resolver.root(account.id)
         return Prepared(
             record=record,
             owner=owner,
@@ -250,10 +264,53 @@ class Rater:
             resolution=resolution,
             match=match,
             missing=missing,
-            counters=counters,
+            counters=list(counters),
             record_key=record_key(root, record.record_id),
             money_key=record_key(root, f"{record.record_id}#money"),
         )
+
+    def _static(self, owner: ServiceContext, usage_class: str, location: str | None, day: dt.date) -> _Static:
+        """:meth:`_resolve` memoised for the stream's case, where no package is activated by usage in
+        resolution (R53 is then the kernel's ``requires`` gate): the result is a pure function of the
+        account-service, class, location and local day, and records of one phone on one day repeat it."""
+        memo = self._memos()
+        key = (owner.service.id, usage_class, location, day)
+        static = memo.statics.get(key)
+        if static is None:
+            if len(memo.statics) > CACHE_LIMIT:
+                memo.statics.clear()
+            static = memo.statics[key] = self._resolve(owner, usage_class, location, day, _never)
+        return static
+
+    def _memos(self) -> _Memo:
+        """The memo of the current subscriptions.  It follows ``self.resolver``: whoever changes the
+        subscriptions builds a new :class:`Resolver` (as :meth:`cancel` does), and the memo starts afresh."""
+        if self._memo.resolver is not self.resolver:
+            self._memo = _Memo(self.resolver)
+        return self._memo
+
+    def _resolve(
+        self,
+        owner: ServiceContext,
+        usage_class: str,
+        location: str | None,
+        day: dt.date,
+        activated: Callable[[str, str], bool],
+    ) -> _Static:
+        """The resolution (R5-R13), the overage rate plan it names, the ordered counters and the sharing root."""
+        resolution = self.resolver.resolve(owner, usage_class, location, day, activated)
+        overage = next(
+            (
+                c.instance.overage_rate_plan
+                for c in [*resolution.units, *resolution.money]
+                if c.instance.overage_rate_plan
+            ),
+            None,
+        )
+        counters = tuple(
+            replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in resolution.activations
+        ) + tuple(c.counter for c in resolution.units)
+        return resolution, overage, counters, self.resolver.root(owner.account.id)
 
     def finish(self, prepared: Prepared, result: DrawResult) -> RatedCharge | MoneyDue:
         """Price a draw (pure): tiers, flat charges, tier rate plans, overflow; or ask for the money draw."""
@@ -340,7 +397,16 @@ class Rater:
         overage: str | None,
         terminating: str | None,
     ) -> RateMatch:
-        """The rate that prices this record's overflow (R24-R28), found before the draw for its rounding."""
+        """The rate that prices this record's overflow (R24-R28), found before the draw for its rounding.
+
+        Memoised per (account-service, class, location, overage plan) when no rate group of the plans it
+        may choose from has a start, a retirement or a time period: the answer then does not depend on the
+        record's time."""
+        memo = self._memos()
+        key = (owner.service.id, usage_class.id, location, overage)
+        found = memo.rates.get(key)
+        if found is not None:
+            return found
         choice = select_rate_plan(self.catalog, self.subscriptions, owner, when, overage)
         if usage_class.rater is ClassRater.GEOTREE and location is None:
             raise RatingError(
@@ -348,7 +414,7 @@ class Rater:
                 f"terminating identifier {terminating!r} matches no GeoTree pattern (R4)",
                 account=owner.account.id,
             )
-        return find_rate(
+        found = find_rate(
             self.catalog,
             choice,
             currency=owner.account.currency,
@@ -358,6 +424,15 @@ class Rater:
             local=local,
             account=owner.account.id,
         )
+        if all(
+            group.start is None and group.retired is None and group.time_period is None
+            for _, _, plan_id in plan_candidates(self.catalog, self.subscriptions, owner, overage)
+            for group in self.catalog.rate_plans[plan_id].rate_groups
+        ):
+            if len(memo.rates) > CACHE_LIMIT:
+                memo.rates.clear()
+            memo.rates[key] = found
+        return found
 
     def _price_bucket(
         self,

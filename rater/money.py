@@ -29,6 +29,23 @@ def format_amount(amount: Decimal, currency: str) -> str:
 
     ``0.060 -> "0.060"`` (precision 3), ``5 -> "5.00"``, ``Decimal("10.00") -> "10.00"``.
     """
+    # Every output event formats a handful of amounts and few distinct values recur (0.00, the rates, the
+    # flat charges).  ``str`` of a Decimal names its sign, digits and exponent exactly, so it is a sound key
+    # where the Decimal itself is not (``Decimal("0.0") == Decimal("0.00")`` but they format differently).
+    key = (str(amount), currency)
+    text = _FORMATTED.get(key)
+    if text is None:
+        if len(_FORMATTED) >= _FORMATTED_LIMIT:
+            _FORMATTED.clear()
+        text = _FORMATTED[key] = _format(amount, currency)
+    return text
+
+
+_FORMATTED: dict[tuple[str, str], str] = {}
+_FORMATTED_LIMIT = 100_000
+
+
+def _format(amount: Decimal, currency: str) -> str:
     minor = MINOR_UNITS.get(currency, 2)
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)

@@ -14,11 +14,13 @@ of the record overflows to rate-plan pricing (R19b).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+# Built once per record on the hot path: not frozen, since a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (about 6x the cost); nothing changes one after it is built, and it hashes as before.
+@dataclass(slots=True, unsafe_hash=True)
 class TierSlice:
     """The part of one draw that fell in one tier occurrence.
 
@@ -40,55 +42,43 @@ def allowance(sizes: Sequence[int], repeats: bool) -> int | None:
     return None if repeats else sum(sizes)
 
 
-def _occurrences(sizes: Sequence[int], repeats: bool) -> Iterator[tuple[int, int, int, int]]:
-    """(tier, repeat, start, end) for every tier occurrence, in order; endless when ``repeats``."""
-    start = 0
-    for index, size in enumerate(sizes, start=1):
-        yield index, 0, start, start + size
-        start += size
-    if repeats and sizes:
-        last = sizes[-1]
-        repeat = 1
-        while True:
-            yield len(sizes), repeat, start, start + last
-            start += last
-            repeat += 1
-
-
 def slices(sizes: Sequence[int], repeats: bool, before: int, after: int) -> list[TierSlice]:
     """Split the draw (before, after] into tier occurrences (R15, R16, R19).
 
     Every tier size is >= 1 (validated), so the walk is bounded by the draw.  Occurrences before ``before``
     are skipped arithmetically for repeats, so a long-running repeating bucket costs O(tiers + repeats
-    touched by this draw), not O(all repeats so far).
+    touched by this draw), not O(all repeats so far).  Occurrences are walked in plain loops, tiers then
+    repeats of the last tier: this runs for every bucket every record draws from.
     """
     if after <= before:
         return []
     out: list[TierSlice] = []
     total = sum(sizes)
-    if repeats and sizes and before > total:
-        # Jump straight to the repeat containing unit before+1.
-        last = sizes[-1]
-        skip = (before - total) // last
-        start = total + skip * last
-        occurrences: Iterator[tuple[int, int, int, int]] = _repeat_from(len(sizes), skip + 1, start, last)
+    start = 0
+    if not (repeats and sizes and before > total):
+        for tier, size in enumerate(sizes, start=1):
+            end = start + size
+            if start >= after:
+                return out
+            if end > before:
+                out.append(TierSlice(tier, 0, min(end, after) - max(start, before), before <= start, start, end))
+            start = end
+        if not (repeats and sizes):
+            return out
+        repeat = 1
     else:
-        occurrences = _occurrences(sizes, repeats)
-    for tier, repeat, start, end in occurrences:
-        if start >= after:
-            break
-        if end <= before:
-            continue
-        quantity = min(end, after) - max(start, before)
-        out.append(TierSlice(tier, repeat, quantity, entered=before <= start, start=start, end=end))
-    return out
-
-
-def _repeat_from(tier: int, repeat: int, start: int, size: int) -> Iterator[tuple[int, int, int, int]]:
-    while True:
-        yield tier, repeat, start, start + size
-        start += size
+        # Jump straight to the repeat containing unit before+1.
+        skip = (before - total) // sizes[-1]
+        start = total + skip * sizes[-1]
+        repeat = skip + 1
+    tier, last = len(sizes), sizes[-1]
+    while start < after:
+        end = start + last
+        if end > before:
+            out.append(TierSlice(tier, repeat, min(end, after) - max(start, before), before <= start, start, end))
+        start = end
         repeat += 1
+    return out
 
 
 def tier_at(sizes: Sequence[int], repeats: bool, consumed: int) -> tuple[int, int]:

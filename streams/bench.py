@@ -320,9 +320,10 @@ async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partiti
         await flush.flushdb()
         await flush.aclose()
         phases: dict[str, Phase] = {}
-        for name, module, outputs in (
-            ("passthrough", "streams.passthrough", ["rated-charges"]),
-            ("rating", "streams.worker", ["rated-charges", "rating-exceptions"]),
+        for name, module, consumer, outputs in (
+            ("passthrough", "streams.passthrough", "faust", ["rated-charges"]),
+            ("lean_passthrough", "streams.passthrough", "lean", ["rated-charges"]),
+            ("rating", "streams.worker", "lean", ["rated-charges", "rating-exceptions"]),
         ):
             prefix = f"bench-{name}-{random.randrange(10**8)}-"  # noqa: S311
             env = {
@@ -337,6 +338,7 @@ async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partiti
                 "RATER_BATCH_SIZE": str(batch),
                 "RATER_TICK_INTERVAL": "0",
                 "RATER_LOG_LEVEL": "warning",
+                "RATER_CONSUMER": consumer,
             }
             specs = [
                 TopicSpec(prefix + topic, partitions)
@@ -346,10 +348,13 @@ async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partiti
             phases[name] = await _run_phase(bootstrap, env, module, data, [prefix + topic for topic in outputs])
     rating = phases["rating"]
     passthrough = phases["passthrough"]
+    lean = phases["lean_passthrough"]
     return {
         "records_per_s": round(rating.records_per_s),
         "passthrough_per_s": round(passthrough.records_per_s),
         "ratio": round(rating.records_per_s / passthrough.records_per_s, 3),
+        "lean_passthrough_per_s": round(lean.records_per_s),
+        "lean_ratio": round(rating.records_per_s / lean.records_per_s, 3),
         "latency_ms_p50": round(_percentile(rating.latencies_ms, 0.5), 1),
         "latency_ms_p99": round(_percentile(rating.latencies_ms, 0.99), 1),
         "records": records,

@@ -1,19 +1,26 @@
-"""The pass-through worker of ``rater bench e2e``: the same Faust settings, batching and sending as the
-rating agent, but it only decodes each record (orjson) and forwards it.  The ratio of the two is what
-rating itself costs on the stack.
+"""The pass-through worker of ``rater bench e2e``: the same settings, batching and sending as the rating
+worker, but it only decodes each record (orjson) and forwards it.  The ratio of the two is what rating
+itself costs on the stack.
+
+It runs on the consumer ``RATER_CONSUMER`` names, like the worker: ``faust`` is the Faust agent the
+issue's acceptance compares against, ``lean`` the plain aiokafka group loop the worker uses by default
+(streams/lean.py), so the bench can report both.
 
 Run as ``python -m streams.passthrough`` with the worker's environment (streams/settings.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
 import faust
 import orjson
+from aiokafka import ConsumerRecord
 
-from streams.app import RATED, USAGE, Sender, faust_app
+from streams.app import RATED, USAGE, Message, Sender, faust_app
+from streams.lean import LeanLoop, serve
 from streams.settings import Settings
 
 
@@ -32,8 +39,16 @@ def build_passthrough(settings: Settings) -> faust.App:
     return app
 
 
+async def forward(records: list[ConsumerRecord[bytes, bytes]]) -> list[Message]:
+    """The lean pass-through's handler: decode and forward each record to ``rated-charges``."""
+    return [(RATED, record.key or b"", orjson.dumps(orjson.loads(record.value or b""))) for record in records]
+
+
 def main() -> int:
     settings = Settings.from_env()
+    if settings.consumer == "lean":
+        asyncio.run(serve(LeanLoop(settings, forward)))
+        return 0
     worker = faust.Worker(build_passthrough(settings), loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -21,6 +21,7 @@
 | ``RATER_OPERATOR_TOKEN`` | (none) | bearer token that sees and changes everything (secret) |
 | ``RATER_ACCOUNT_TOKENS`` | (none) | ``token=ACCOUNT,...``: tokens that see one account and its children (secret) |
 | ``RATER_METRICS_PORT`` | ``0`` | worker's Prometheus ``/metrics`` port; 0: off (``rater api``: at ``/metrics``) |
+| ``RATER_CONSUMER`` | ``lean`` | ``lean``: plain aiokafka consumer group (streams/lean.py); ``faust``: Faust agent |
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Settings:
     operator_token: str | None = field(default=None, repr=False)
     account_tokens: str | None = field(default=None, repr=False)
     metrics_port: int = 0
+    consumer: str = "lean"
 
     def __repr__(self) -> str:
         masked = re.sub(r"//[^@/]*@", "//***@", self.redis_url)
@@ -110,7 +112,18 @@ class Settings:
             operator_token=source.get("RATER_OPERATOR_TOKEN") or None,
             account_tokens=source.get("RATER_ACCOUNT_TOKENS") or None,
             metrics_port=_port(source.get("RATER_METRICS_PORT", "")),
+            consumer=_choice("RATER_CONSUMER", source.get("RATER_CONSUMER", ""), CONSUMERS),
         )
+
+
+CONSUMERS = ("lean", "faust")
+
+
+def _choice(name: str, text: str, allowed: tuple[str, ...]) -> str:
+    value = text.strip() or allowed[0]
+    if value not in allowed:
+        raise SettingsError(f"{name}={text!r} must be one of {', '.join(allowed)}")
+    return value
 
 
 def _non_negative(text: str, default: float) -> float:

@@ -4,7 +4,8 @@ It reads the configuration in force from the configuration store (streams/config
 the ``RATER_CONFIG`` catalog and subscriptions on the deployment's first start (bad files stop that start
 with the errors), follows its version once per batch (provisioning), creates
 missing topics with their partition counts, loads the kernel into Redis, and runs the Faust worker until
-SIGTERM/SIGINT.
+SIGTERM/SIGINT.  The consumer is a plain aiokafka consumer group (streams/lean.py) unless
+``RATER_CONSUMER=faust`` asks for the Faust agent (streams/app.py); both keep the same guarantees.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rater.redis_store import connect
 from streams import metrics
 from streams.app import Pipeline, build_app, topic_specs
 from streams.config_store import ConfigStore, LiveRater
+from streams.lean import LeanLoop, rating_handler, serve
 from streams.metrics import TimedRedisStore
 from streams.settings import Settings, SettingsError
 from streams.topics import create_topics
@@ -41,8 +43,11 @@ def run_worker(settings: Settings) -> int:
     rater = Rater(config.catalog, config.subscriptions)
     live = LiveRater(ConfigStore(client, settings.app_id), version, rater)
     pipeline = Pipeline(rater, store, settings, live)
-    app = build_app(settings, pipeline)
     logging.basicConfig(level=settings.log_level.upper())
+    if settings.consumer == "lean":
+        asyncio.run(serve(LeanLoop(settings, rating_handler(pipeline)), pipeline))
+        return 0
+    app = build_app(settings, pipeline)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0
