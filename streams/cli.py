@@ -256,10 +256,11 @@ def parser() -> argparse.ArgumentParser:
     commands = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
     worker = commands.add_parser(
         "worker",
-        help="rate the usage topic into the output topics (a Faust worker)",
+        help="rate the usage topic into the output topics (a consumer group; RATER_CONSUMER=faust: a Faust agent)",
         epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (required); RATER_CONFIG, RATER_APP_ID, RATER_TOPIC_PREFIX, "
         "RATER_USAGE_PARTITIONS, RATER_OUTPUT_PARTITIONS, RATER_REPLICATION, RATER_BATCH_SIZE, RATER_BATCH_WITHIN, "
-        "RATER_RESULT_TTL, RATER_SESSION_TIMEOUT, RATER_LOG_LEVEL, RATER_METRICS_PORT (see streams/settings.py).",
+        "RATER_RESULT_TTL, RATER_SESSION_TIMEOUT, RATER_LOG_LEVEL, "
+        "RATER_METRICS_PORT, RATER_TICK_INTERVAL, RATER_CONSUMER (see streams/settings.py).",
     )
     worker.set_defaults(func=cmd_worker)
     api = commands.add_parser(
