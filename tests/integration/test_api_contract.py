@@ -53,10 +53,11 @@ OPERATOR_ONLY = {
     "GET /v1/configuration",
     "POST /v1/exceptions/reprocess",
 }
-#: Operations whose well-formed requests may be refused (4xx JSON errors, checked against the document like
-#: every answer): whether an operation applies depends on its op's own fields (docs/provisioning.md; the
-#: document gives the envelope, the models name every bad field) and on the configuration in force
-#: (``invalid_configuration``: an end before its start, overlapping usage identifier windows, ...).
+#: Operations whose schema-valid requests may still be refused (4xx JSON errors, checked against the document
+#: like every answer).  The operation schemas are the models' (tests/unit/test_openapi_routes.py), but some
+#: checks are in validators no schema states (a catalog ``kind``, a duration such as '1 month'), and whether an
+#: operation applies depends on the configuration in force (``invalid_configuration``: an end before its
+#: start, overlapping usage identifier windows, ...).
 REFUSED_BY_CONTENT = {"submitOperation"}
 #: Per operation and kind of request (examples, valid, invalid): the test stays well under its timeout.
 MAX_EXAMPLES = 25

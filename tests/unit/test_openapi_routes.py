@@ -1,13 +1,16 @@
-"""docs/openapi.yaml describes every route the API serves (method and path), and no other."""
+"""docs/openapi.yaml describes every route the API serves (method and path), and no other; the schemas of
+provisioning operations in it are those of the models that parse them."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from redis.asyncio import Redis
 
 from rater.catalog import Catalog
+from rater.provisioning import OPERATION
 from rater.subscriptions import Subscriptions
 from streams.api.app import build_api
 from streams.api.auth import Tokens
@@ -15,6 +18,7 @@ from streams.api.context import ApiContext
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "openapi.yaml"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -48,3 +52,48 @@ def test_every_served_route_is_documented_and_every_documented_one_served() -> N
 def test_the_served_document_is_the_documented_one() -> None:
     packaged = ROOT / "streams" / "api" / "openapi.yaml"
     assert packaged.read_bytes() == (ROOT / "docs" / "openapi.yaml").read_bytes()
+
+
+# --- the operations' request schemas, generated from the models that parse them ----------------------------
+
+#: Marks the generated end of docs/openapi.yaml: the schemas of every operation, from :data:`OPERATION`.
+GENERATED = "    # --- generated from rater.provisioning.OPERATION: python -m tests.unit.test_openapi_routes ---\n"
+
+
+def operation_schemas() -> dict[str, Any]:
+    """``Operation`` (one of the ops, told apart by ``op``) and every model it refers to, as OpenAPI 3.1
+    component schemas (pydantic's JSON Schema, titles left out)."""
+    schema = OPERATION.json_schema(ref_template="#/components/schemas/{model}")
+    defs = _untitled(schema.pop("$defs"))
+    return {
+        "Operation": {
+            "description": "One provisioning operation, told apart by `op` (docs/provisioning.md, Operations).",
+            **_untitled(schema),
+        },
+        **dict(sorted(defs.items())),
+    }
+
+
+def generated_block() -> str:
+    text = yaml.safe_dump(operation_schemas(), sort_keys=False, width=110, allow_unicode=True, default_flow_style=None)
+    return GENERATED + "".join(f"    {line}\n" if line else "\n" for line in text.splitlines())
+
+
+def _untitled(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _untitled(v) for k, v in value.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(value, list):
+        return [_untitled(v) for v in value]
+    return value
+
+
+def test_the_operation_schemas_are_the_models() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert GENERATED in text, "docs/openapi.yaml ends with the generated operation schemas"
+    assert text[text.index(GENERATED) :] == generated_block(), "run: python -m tests.unit.test_openapi_routes"
+
+
+if __name__ == "__main__":  # rewrite the generated end of docs/openapi.yaml
+    current = DOC.read_text(encoding="utf-8")
+    head = current[: current.index(GENERATED)] if GENERATED in current else current
+    DOC.write_text(head + generated_block(), encoding="utf-8")
