@@ -209,16 +209,16 @@ async def background(app: web.Application) -> AsyncIterator[None]:
 
     async def provisioning() -> None:
         consumer = _consumer(settings, settings.topic(PROVISIONING), f"{settings.app_id}-provisioning")
-        await consumer.start()
-        try:
+        try:  # stopped even when cancelled while it starts (joining the group): no leaked connections
+            await consumer.start()
             await follow_provisioning(store, consumer, producer, settings.topic(PROVISIONING_RESULTS))
         finally:
             await consumer.stop()
 
     async def exceptions() -> None:
         consumer = _consumer(settings, settings.topic("rating-exceptions"), f"{settings.app_id}-exceptions")
-        await consumer.start()
         try:
+            await consumer.start()
             await follow_exceptions(index, consumer)
         finally:
             await consumer.stop()

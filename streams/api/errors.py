@@ -29,6 +29,18 @@ def api_error(
     return error
 
 
+def only_query(request: web.Request, *names: str) -> None:
+    """``400`` for a query parameter the handler does not take (a misspelt filter would otherwise be ignored
+    and answer as if it were not there) or for one given more than once."""
+    unknown = sorted(set(request.query) - set(names))
+    if unknown:
+        takes = f"takes {', '.join(names)}" if names else "takes no query parameters"
+        raise api_error(400, "bad_request", f"unknown query parameter {unknown[0]!r}; {request.path} {takes}")
+    for name in names:
+        if len(request.query.getall(name, [])) > 1:
+            raise api_error(400, "bad_request", f"{name} is given more than once")
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
     """A JSON response encoded with the project's codec (orjson: exact decimals are sent as strings)."""
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")

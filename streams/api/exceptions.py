@@ -21,14 +21,17 @@ from aiohttp import web
 from rater.errors import ExceptionType
 from streams.api.auth import principal_of, require_account, require_operator
 from streams.api.context import ApiContext, context
-from streams.api.errors import api_error, json_response
-from streams.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, Send, public, reprocess
+from streams.api.errors import api_error, json_response, only_query
+from streams.exceptions_index import MAX_LIMIT, STATUSES, ExceptionFilter, ExceptionIndex, Send, public, reprocess
 
 routes = web.RouteTableDef()
 
 EXCEPTION_INDEX = "exception_index"
 USAGE_SENDER = "usage_sender"
 TYPES = tuple(t.value for t in ExceptionType)
+#: The largest ``cursor`` (an offset in a sorted set; 2**53 - 1 stays exact in every JSON client).
+MAX_CURSOR = 2**53 - 1
+FILTERS = ("type", "account", "since", "until", "status")
 
 
 def exception_index(ctx: ApiContext) -> ExceptionIndex:
@@ -54,6 +57,9 @@ def parse_time(name: str, text: object) -> int | None:
 
 
 def parse_filter(values: Mapping[str, Any], *, limit: int = 100, cursor: int = 0) -> ExceptionFilter:
+    for name in FILTERS:  # a number, null or "" would otherwise pass as a filter, or as none
+        if name in values and not (isinstance(values[name], str) and values[name]):
+            raise api_error(400, "bad_request", f"{name} is a non-empty string")
     kind = values.get("type") or None
     if kind is not None and kind not in TYPES:
         raise api_error(400, "bad_request", f"unknown exception type {kind!r} (one of {', '.join(TYPES)})")
@@ -72,21 +78,24 @@ def parse_filter(values: Mapping[str, Any], *, limit: int = 100, cursor: int = 0
     )
 
 
-def _number(text: str | None, name: str, default: int) -> int:
-    if text is None or text == "":
+def _number(text: str | None, name: str, default: int, low: int, high: int) -> int:
+    """A query number in ``[low, high]``: ASCII digits only (``str.isdigit`` also takes '²', which ``int``
+    refuses), bounded (a cursor past Redis' 64-bit offsets was a 500)."""
+    if text is None:
         return default
-    if not text.isdigit():
-        raise api_error(400, "bad_request", f"{name} is a whole number")
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise api_error(400, "bad_request", f"{name} is a whole number from {low} to {high}")
     return int(text)
 
 
 @routes.get("/v1/exceptions")
 async def list_exceptions(request: web.Request) -> web.Response:
     ctx = context(request)
+    only_query(request, *FILTERS, "limit", "cursor")
     where = parse_filter(
         request.query,
-        limit=min(max(_number(request.query.get("limit"), "limit", 100), 1), 1000),
-        cursor=_number(request.query.get("cursor"), "cursor", 0),
+        limit=_number(request.query.get("limit"), "limit", 100, 1, MAX_LIMIT),
+        cursor=_number(request.query.get("cursor"), "cursor", 0, 0, MAX_CURSOR),
     )
     if not principal_of(request).operator:
         if where.account is None:
@@ -100,6 +109,7 @@ async def list_exceptions(request: web.Request) -> web.Response:
 @routes.post("/v1/exceptions/reprocess")
 async def reprocess_exceptions(request: web.Request) -> web.Response:
     require_operator(request)
+    only_query(request)
     ctx = context(request)
     try:
         body = orjson.loads(await request.read() or b"{}")
@@ -110,13 +120,13 @@ async def reprocess_exceptions(request: web.Request) -> web.Response:
     unknown = set(body) - {"ids", "type", "account", "since", "until", "status", "force"}
     if unknown:
         raise api_error(400, "bad_request", f"unknown fields {sorted(unknown)}")
-    ids = body.get("ids") or []
+    ids = body.get("ids", [])
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise api_error(400, "bad_request", "ids is a list of record ids")
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise api_error(400, "bad_request", "force is true or false")
-    filtering = any(body.get(name) for name in ("type", "account", "since", "until", "status"))
+    filtering = any(name in body for name in FILTERS)
     if not ids and not filtering:
         raise api_error(400, "bad_request", "give ids, or a filter (type, account, since, until, status)")
     where = parse_filter(body) if filtering else None

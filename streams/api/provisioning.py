@@ -19,7 +19,7 @@ from aiohttp import web
 from rater.provisioning import ProvisioningError, accounts_document, parse_operation
 from streams.api.auth import require_operator
 from streams.api.context import ApiContext, context
-from streams.api.errors import api_error, json_response
+from streams.api.errors import api_error, json_response, only_query
 from streams.config_store import ConfigStore, OperationResult
 from streams.settlement import Provisioner
 
@@ -35,6 +35,9 @@ STATUS = {
     "share_plan_without_buckets": 409,
     "invalid_configuration": 422,
 }
+
+#: The most operations ``?history=`` lists (the store's log keeps this many).
+HISTORY = 1000
 
 CONFIG_STORE = "config_store"
 PROVISIONER = "provisioner"
@@ -63,6 +66,7 @@ def refusal(result: OperationResult) -> web.HTTPException:
 @routes.post("/v1/operations")
 async def submit(request: web.Request) -> web.Response:
     require_operator(request)
+    only_query(request)
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError as exc:
@@ -80,6 +84,7 @@ async def submit(request: web.Request) -> web.Response:
 @routes.get("/v1/operations/{operation}")
 async def operation_result(request: web.Request) -> web.Response:
     require_operator(request)
+    only_query(request)
     result = await config_store(context(request)).result(request.match_info["operation"])
     if result is None:
         raise api_error(404, "not_found", f"no operation {request.match_info['operation']!r}")
@@ -89,6 +94,7 @@ async def operation_result(request: web.Request) -> web.Response:
 @routes.get("/v1/configuration")
 async def configuration(request: web.Request) -> web.Response:
     require_operator(request)
+    only_query(request, "history")
     store = config_store(context(request))
     version, config = await store.current()
     body = {
@@ -98,8 +104,9 @@ async def configuration(request: web.Request) -> web.Response:
         **accounts_document(config.accounts.values()),
     }
     history = request.query.get("history")
-    if history:
-        if not history.isdigit():
-            raise api_error(400, "bad_request", "history is a number of operations")
-        body["history"] = await store.history(min(int(history), 1000))
+    if history is not None:
+        # ASCII digits only: str.isdigit() also takes '²', which int() refuses (that was a 500).
+        if not (history.isascii() and history.isdigit()) or int(history) > HISTORY:
+            raise api_error(400, "bad_request", f"history is a number of operations from 0 to {HISTORY}")
+        body["history"] = await store.history(int(history)) if int(history) else []
     return json_response(body)

@@ -168,7 +168,7 @@ async def test_metrics_are_public_and_count_balance_reads(http: Client) -> None:
 async def test_openapi_document_is_served_without_a_token(http: Client) -> None:
     response = await http.get("/openapi.yaml")
     assert response.status == 200
-    assert (await response.text()).startswith("openapi: 3.0.3")
+    assert (await response.text()).startswith("openapi: 3.1.0")
 
 
 async def test_wrong_method_is_405_json_with_allow(http: Client) -> None:

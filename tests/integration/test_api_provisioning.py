@@ -222,3 +222,31 @@ async def test_reprocess_sends_once_then_reopens_on_a_new_failure(api: Api) -> N
     assert report["reprocessed"] == ["r1"]
     assert (await api.call("POST", "/v1/exceptions/reprocess", {}))[0] == 400
     assert (await api.call("POST", "/v1/exceptions/reprocess", {"ids": ["r1"]}, TEAM))[0] == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/configuration?history=%C2%B2", None),  # '²' passed str.isdigit and int() refused it: a 500
+        ("GET", "/v1/configuration?history=1001", None),
+        ("GET", "/v1/configuration?histroy=5", None),  # a misspelt parameter was ignored
+        ("GET", "/v1/operations/x?verbose=1", None),
+        ("GET", "/v1/exceptions?cursor=99999999999999999999", None),  # past Redis' offsets: a 500
+        ("GET", "/v1/exceptions?limit=0", None),  # was silently raised to 1
+        ("GET", "/v1/exceptions?limit=", None),
+        ("GET", "/v1/exceptions?type=", None),
+        ("GET", "/v1/exceptions?acount=TEAM", None),
+        ("GET", "/v1/exceptions?limit=1&limit=2", None),
+        ("POST", "/v1/exceptions/reprocess", {"type": "rate_not_found", "account": 5}),  # passed as account '5'
+        ("POST", "/v1/exceptions/reprocess", {"status": None}),
+        ("POST", "/v1/exceptions/reprocess", {"ids": 0, "type": "rate_not_found"}),  # a falsy non-list passed
+    ],
+)
+async def test_malformed_requests_are_400_json_errors(api: Api, method: str, path: str, body: Any) -> None:
+    status, error = await api.call(method, path, body)
+    assert (status, error["error"]["code"]) == (400, "bad_request"), error
+
+
+async def test_history_zero_lists_no_operation(api: Api) -> None:
+    status, config = await api.call("GET", "/v1/configuration?history=0")  # was the whole log (LRANGE 0 -1)
+    assert (status, config["history"]) == (200, [])

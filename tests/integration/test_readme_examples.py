@@ -1,6 +1,7 @@
-"""The README's balance API example is true: its curl, against ``config/`` with ``config/usage.jsonl``
-rated through the Redis kernel, answers exactly the JSON the README shows (R59 pool of 6.1 GB from the
-contributions, 1 GB used; R61 participation limits and use), and its metric names exist."""
+"""The README's HTTP API table lists exactly the endpoints of docs/openapi.yaml, and its balance example is
+true: its curl, against ``config/`` with ``config/usage.jsonl`` rated through the Redis kernel, answers exactly
+the JSON the README shows (R59 pool of 6.1 GB from the contributions, 1 GB used; R61 participation limits
+and use), and its metric names exist."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
@@ -32,8 +34,15 @@ def _section(title: str) -> str:
     return text[start : text.index("\n## ", start + 1)]
 
 
+def test_the_endpoint_table_lists_every_documented_endpoint() -> None:
+    listed = re.findall(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/\S*)` \|", _section("HTTP API"), re.M)
+    document = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    documented = [(method.upper(), path) for path, item in document["paths"].items() for method in item]
+    assert sorted(listed) == sorted(documented)
+
+
 async def test_balance_api_example_answers_as_shown(redis_url: str, redis_client: Redis) -> None:
-    section = _section("Balance API")
+    section = _section("HTTP API")
     shown = orjson.loads(re.findall(r"```json\n(.*?)```", section, re.S)[0])
     tokens = re.search(r'RATER_ACCOUNT_TOKENS="([^"]+)"', section)
     assert tokens is not None
