@@ -345,24 +345,20 @@ class Balances:
         found: list[tuple[str, str, str]] = []
         for account in self.resolver.share_scope(instance):
             for package in account.packages:
+                # (catalog participant, participant instance, effective, cancel)
+                targets: list[tuple[str, str, dt.date, dt.date | None]]
                 if plan.participating_type is ParticipatingType.PACKAGE:
-                    active = package.effective <= day and (package.cancel is None or day < package.cancel)
-                    if (
-                        package.package in plan.participants
-                        and active
-                        and self.resolver.serves(instance, package.package)
-                    ):
-                        found.append((package.package, package.id, account.id))
-                    continue
-                for service in package.services:
-                    context = self.subscriptions.services[service.id]
-                    active = context.effective <= day and (context.cancel is None or day < context.cancel)
-                    if (
-                        service.service in plan.participants
-                        and active
-                        and self.resolver.serves(instance, service.service)
-                    ):
-                        found.append((service.service, service.id, account.id))
+                    targets = [(package.package, package.id, package.effective, package.cancel)]
+                else:
+                    targets = [
+                        (service.service, service.id, context.effective, context.cancel)
+                        for service in package.services
+                        for context in [self.subscriptions.services[service.id]]
+                    ]
+                for catalog_id, instance_id, effective, cancel in targets:
+                    active = effective <= day and (cancel is None or day < cancel)
+                    if catalog_id in plan.participants and active and self.resolver.serves(instance, catalog_id):
+                        found.append((catalog_id, instance_id, account.id))
         return found
 
     # -- helpers -------------------------------------------------------------------------------------------
