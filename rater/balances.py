@@ -311,7 +311,7 @@ class Balances:
             bucket=instance.bucket.id,
             level=entry.level,
             holder=instance.holder,
-            share_plan=instance.share_plan.id if instance.share_plan else None,
+            share_plan=instance.share_plan_id,
             money=instance.bucket.money,
             unit_type=unit_type.value,
             unit=f"micro-{holder.currency}" if unit_type is UnitType.MONEY else BASE_UNIT[unit_type],

@@ -97,6 +97,11 @@ class Instance:
     share_plan: SharePlan | None = None
     account_share_plan: AccountSharePlan | None = None
 
+    @property
+    def share_plan_id(self) -> str | None:
+        """The share plan of a share-plan bucket instance, as draws, crossings and balances name it."""
+        return self.share_plan.id if self.share_plan is not None else None
+
     def expiry(self, catalog: Catalog) -> dt.date:
         """The first day the instance no longer exists (R37, R38, cancel); ``FAR`` when open."""
         ends = [self.cancel] if self.cancel else []
