@@ -38,10 +38,10 @@ from typing import Any
 
 from rater.buckets import FAR, Instance, Resolver
 from rater.catalog import Catalog
-from rater.catalog.model import ParticipatingType, ShareLevel
+from rater.catalog.model import ParticipatingType
 from rater.keys import activation_key
 from rater.state import pending_carry
-from rater.subscriptions import Account, ServiceContext, Subscriptions
+from rater.subscriptions import Account, Subscriptions
 from rater.tiers import tier_at
 from rater.units import BASE_UNIT, UnitType
 
@@ -212,7 +212,8 @@ class Balances:
     def service(self, account_service: str) -> Selection:
         """Everything an account-service may draw from, in consumption order (R11-R13): its own buckets, the
         account's, the parent's, then the share plans in scope in tie-break order (R12, R57), each with the
-        service's own participation (R61); money buckets last (R46)."""
+        service's own participation (R61), as :meth:`rater.buckets.Resolver.share_plans_serving` lists them for
+        rating; money buckets last (R46)."""
         owner = self.subscriptions.services.get(account_service)
         if owner is None:
             raise UnknownSubject(f"no account-service {account_service!r}")
@@ -226,7 +227,10 @@ class Balances:
         ]
         if account.parent is not None:
             entries += [_Entry(i, "parent") for i in self._ordered(self.resolver.account_instances(account.parent))]
-        entries += self._share_entries(owner)
+        entries += [
+            _Entry(instance, "share_plan", participant=participant, participant_account=account.id)
+            for instance, participant in self.resolver.share_plans_serving(owner)
+        ]
         entries = [e for e in entries if not e.instance.bucket.money] + [e for e in entries if e.instance.bucket.money]
         subject = {"account_service": service_id, "service": owner.service.service, "account": account.id}
         return self._selection("service", subject, account.id, entries)
@@ -307,7 +311,7 @@ class Balances:
             bucket=instance.bucket.id,
             level=entry.level,
             holder=instance.holder,
-            share_plan=instance.share_plan.id if instance.share_plan else None,
+            share_plan=instance.share_plan_id,
             money=instance.bucket.money,
             unit_type=unit_type.value,
             unit=f"micro-{holder.currency}" if unit_type is UnitType.MONEY else BASE_UNIT[unit_type],
@@ -341,53 +345,23 @@ class Balances:
         found: list[tuple[str, str, str]] = []
         for account in self.resolver.share_scope(instance):
             for package in account.packages:
+                # (catalog participant, participant instance, effective, cancel)
+                targets: list[tuple[str, str, dt.date, dt.date | None]]
                 if plan.participating_type is ParticipatingType.PACKAGE:
-                    active = package.effective <= day and (package.cancel is None or day < package.cancel)
-                    if (
-                        package.package in plan.participants
-                        and active
-                        and self.resolver.serves(instance, package.package)
-                    ):
-                        found.append((package.package, package.id, account.id))
-                    continue
-                for service in package.services:
-                    context = self.subscriptions.services[service.id]
-                    active = context.effective <= day and (context.cancel is None or day < context.cancel)
-                    if (
-                        service.service in plan.participants
-                        and active
-                        and self.resolver.serves(instance, service.service)
-                    ):
-                        found.append((service.service, service.id, account.id))
+                    targets = [(package.package, package.id, package.effective, package.cancel)]
+                else:
+                    targets = [
+                        (service.service, service.id, context.effective, context.cancel)
+                        for service in package.services
+                        for context in [self.subscriptions.services[service.id]]
+                    ]
+                for catalog_id, instance_id, effective, cancel in targets:
+                    active = effective <= day and (cancel is None or day < cancel)
+                    if catalog_id in plan.participants and active and self.resolver.serves(instance, catalog_id):
+                        found.append((catalog_id, instance_id, account.id))
         return found
 
     # -- helpers -------------------------------------------------------------------------------------------
-
-    def _share_entries(self, owner: ServiceContext) -> list[_Entry]:
-        """The share-plan buckets serving ``owner`` in tie-break order (R12, R55, R57), as resolution
-        finds them (:meth:`rater.buckets.Resolver.resolve`), whatever the record's class."""
-        account = owner.account
-        found: list[tuple[int, int, _Entry]] = []
-        for holder in self.resolver.share_holders(account):
-            for instance in self.resolver.share_instances(holder.id):
-                plan = instance.share_plan
-                share = instance.account_share_plan
-                assert plan is not None
-                assert share is not None
-                if holder.id != account.id and plan.share_level is not ShareLevel.USAGE_INVOICER:
-                    continue
-                participant = self.resolver.participant_of(plan, owner)
-                if participant is None or not self.resolver.serves(instance, participant[0]):
-                    continue
-                found.append(
-                    (
-                        share.tie_break,
-                        instance.order,
-                        _Entry(instance, "share_plan", participant=participant, participant_account=account.id),
-                    )
-                )
-        found.sort(key=lambda item: (item[0], item[1]))
-        return [entry for *_, entry in found]
 
     def _ordered(self, instances: list[Instance]) -> list[Instance]:
         """R13: recur type order, then earliest expiry, then attachment order."""

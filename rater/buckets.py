@@ -97,6 +97,11 @@ class Instance:
     share_plan: SharePlan | None = None
     account_share_plan: AccountSharePlan | None = None
 
+    @property
+    def share_plan_id(self) -> str | None:
+        """The share plan of a share-plan bucket instance, as draws, crossings and balances name it."""
+        return self.share_plan.id if self.share_plan is not None else None
+
     def expiry(self, catalog: Catalog) -> dt.date:
         """The first day the instance no longer exists (R37, R38, cancel); ``FAR`` when open."""
         ends = [self.cancel] if self.cancel else []
@@ -526,46 +531,51 @@ class Resolver:
             holders.append(invoicer)
         return holders
 
-    def _share_candidates(
-        self, owner: ServiceContext, root: str, usage_class: str, location: str | None, day: dt.date
-    ) -> list[Candidate]:
+    def share_plans_serving(self, owner: ServiceContext) -> list[tuple[Instance, tuple[str, str]]]:
+        """The share-plan bucket instances ``owner`` may draw from, in tie-break order, each with ``owner``'s
+        (catalog participant id, participant instance id) in its plan: the plans of its own account and, at
+        share level usage invoicer, of its usage invoicer (R57), tie break then attachment order (R12), where
+        ``owner`` is a participant (R55) the bucket serves (R61).
+
+        Class, location and day are not looked at: rating checks them per record, and balances show every
+        instance serving the account-service.  One list for both, so a balance shows the order rating draws in.
+        """
         account = owner.account
-        found: list[tuple[int, int, Candidate]] = []
+        found: list[tuple[Instance, tuple[str, str]]] = []
         for holder in self._holders(account):
             for instance in self._share_level.get(holder.id, ()):
                 plan = instance.share_plan
-                share = instance.account_share_plan
                 assert plan is not None
-                assert share is not None
                 if holder.id != account.id and plan.share_level is not ShareLevel.USAGE_INVOICER:
                     continue
                 participant = self._participant_of(plan, owner)
-                if participant is None:
-                    continue
-                bucket = instance.bucket
-                assert isinstance(bucket, SharePlanBucket)
-                entries = {entry.participant: entry for entry in bucket.participants}
-                if entries and participant[0] not in entries:
-                    continue
-                if not self.eligible(bucket, usage_class, location):
-                    continue
-                period = self._period(instance, day)
-                if period is None:
-                    continue
-                tiers = self._share_tiers(instance, bucket, period, day)
-                full = self._share_tiers(instance, bucket, period, day, prorated=False)
-                entry = entries.get(participant[0])
-                unit_type = self.catalog.bucket_unit_type(bucket)
-                limit = -1
-                if entry is not None and entry.participation_limit is not None:
-                    limit = parse_quantity(entry.participation_limit, unit_type, binary=bucket.binary_data_units)
-                candidate = self._with_counter(instance, period, tiers, root, participant[1], limit, full)
-                gate = self._activation_gate(owner.package, root, day)
-                if gate is not None:
-                    candidate = replace(candidate, counter=replace(candidate.counter, requires=gate))
-                found.append((share.tie_break, instance.order, candidate))
-        found.sort(key=lambda item: (item[0], item[1]))
-        return [candidate for _, _, candidate in found]
+                if participant is not None and self.serves(instance, participant[0]):
+                    found.append((instance, participant))
+        found.sort(key=lambda item: (_tie_break(item[0]), item[0].order))
+        return found
+
+    def _share_candidates(
+        self, owner: ServiceContext, root: str, usage_class: str, location: str | None, day: dt.date
+    ) -> list[Candidate]:
+        found: list[Candidate] = []
+        for instance, (catalog_participant, participant) in self.share_plans_serving(owner):
+            bucket = instance.bucket
+            assert isinstance(bucket, SharePlanBucket)
+            if not self.eligible(bucket, usage_class, location):
+                continue
+            period = self._period(instance, day)
+            if period is None:
+                continue
+            tiers = self._share_tiers(instance, bucket, period, day)
+            full = self._share_tiers(instance, bucket, period, day, prorated=False)
+            limit = self.participation_limit(instance, catalog_participant)
+            limit = -1 if limit is None else limit
+            candidate = self._with_counter(instance, period, tiers, root, participant, limit, full)
+            gate = self._activation_gate(owner.package, root, day)
+            if gate is not None:
+                candidate = replace(candidate, counter=replace(candidate.counter, requires=gate))
+            found.append(candidate)
+        return found
 
     def _participant_of(self, plan: SharePlan, owner: ServiceContext) -> tuple[str, str] | None:
         """(catalog participant id, participant instance id) of ``owner`` in ``plan`` (R55), or ``None``."""
@@ -717,14 +727,6 @@ class Resolver:
         """The share-plan bucket instances held by the account, in tie-break order (R12)."""
         return list(self._share_level.get(account_id, ()))
 
-    def share_holders(self, account: Account) -> list[Account]:
-        """Accounts whose share plans may serve ``account`` (R57)."""
-        return self._holders(account)
-
-    def participant_of(self, plan: SharePlan, owner: ServiceContext) -> tuple[str, str] | None:
-        """(catalog participant id, participant instance id) of ``owner`` in ``plan`` (R55), or ``None``."""
-        return self._participant_of(plan, owner)
-
     def share_scope(self, instance: Instance) -> list[Account]:
         """Accounts whose services take part in a share-plan instance's plan (R57)."""
         assert instance.share_plan is not None
@@ -757,14 +759,15 @@ class Resolver:
 
     def participation_limit(self, instance: Instance, participant: str) -> int | None:
         """A catalog participant's participation limit on a share-plan bucket in base units (R61);
-        ``None`` when it has none (then the store keeps no per-participant count)."""
+        ``None`` when it has none (then the store keeps no per-participant count).  A participant listed
+        twice takes its last entry, for rating and balances alike."""
         bucket = instance.bucket
         assert isinstance(bucket, SharePlanBucket)
-        for entry in bucket.participants:
-            if entry.participant == participant and entry.participation_limit is not None:
-                unit_type = self.catalog.bucket_unit_type(bucket)
-                return parse_quantity(entry.participation_limit, unit_type, binary=bucket.binary_data_units)
-        return None
+        entry = {entry.participant: entry for entry in bucket.participants}.get(participant)
+        if entry is None or entry.participation_limit is None:
+            return None
+        unit_type = self.catalog.bucket_unit_type(bucket)
+        return parse_quantity(entry.participation_limit, unit_type, binary=bucket.binary_data_units)
 
     def serves(self, instance: Instance, participant: str) -> bool:
         """True when a share-plan bucket serves this catalog participant: it lists none, or lists it (R61)."""
@@ -772,6 +775,12 @@ class Resolver:
         assert isinstance(bucket, SharePlanBucket)
         entries = {entry.participant for entry in bucket.participants}
         return not entries or participant in entries
+
+
+def _tie_break(instance: Instance) -> int:
+    share = instance.account_share_plan
+    assert share is not None
+    return share.tie_break
 
 
 def _account_start(account: Account) -> dt.date:

@@ -485,7 +485,7 @@ def _account_change(operation: Operation, config: Config, accounts: dict[str, Ac
         accounts[operation.account.id] = operation.account
     elif isinstance(operation, UpdateAccount):
         account = _account(accounts, operation.account)
-        changes = {name: getattr(operation.set, name) for name in operation.set.model_fields_set}
+        changes = _named_fields(operation.set)
         accounts[account.id] = account.model_copy(update=changes)
     elif isinstance(operation, CancelAccount):
         account = _account(accounts, operation.account)
@@ -503,7 +503,7 @@ def _account_change(operation: Operation, config: Config, accounts: dict[str, Ac
         _unused_service_ids(accounts, operation.account_package.services)
         accounts[account.id] = account.model_copy(update={"packages": (*account.packages, operation.account_package)})
     elif isinstance(operation, UpdateAccountPackage):
-        changes = {name: getattr(operation.set, name) for name in operation.set.model_fields_set}
+        changes = _named_fields(operation.set)
         _edit_package(accounts, operation.account_package, lambda package: package.model_copy(update=changes))
     elif isinstance(operation, CancelAccountPackage):
         day = operation.cancel
@@ -517,8 +517,8 @@ def _account_change(operation: Operation, config: Config, accounts: dict[str, Ac
             lambda package: package.model_copy(update={"services": (*package.services, new)}),
         )
     elif isinstance(operation, UpdateAccountService):
-        service_changes = {name: getattr(operation.set, name) for name in operation.set.model_fields_set}
-        _edit_service(accounts, operation.account_service, lambda service: service.model_copy(update=service_changes))
+        changes = _named_fields(operation.set)
+        _edit_service(accounts, operation.account_service, lambda service: service.model_copy(update=changes))
     elif isinstance(operation, CancelAccountService):
         cancel = operation.cancel
         _edit_service(
@@ -557,6 +557,12 @@ def _account_change(operation: Operation, config: Config, accounts: dict[str, Ac
         accounts[account.id] = account.model_copy(update={"share_plans": tuple(shares)})
     else:  # pragma: no cover - every operation is handled above
         raise ProvisioningError("invalid_operation", f"unsupported operation {operation!r}")
+
+
+def _named_fields(changes: BaseModel) -> dict[str, Any]:
+    """The fields an update operation's ``set`` names: an omitted field keeps its value, a named one (even
+    ``null``) replaces it."""
+    return {name: getattr(changes, name) for name in changes.model_fields_set}
 
 
 def _account(accounts: Mapping[str, Account], account_id: str) -> Account:

@@ -40,7 +40,7 @@ from streams.bench import e2e_bench, kernel_bench
 from streams.config_store import ConfigStore
 from streams.demo import DemoError, DemoOptions, format_report, run_demo
 from streams.ops_cli import add_commands as add_operator_commands
-from streams.settings import Settings, SettingsError
+from streams.settings import run_with_settings
 from streams.worker import main as worker_main
 
 
@@ -125,12 +125,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run_api(settings)
+    return run_with_settings(run_api)
 
 
 # --- rater balances -------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,3 +150,14 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise SettingsError("RATER_METRICS_PORT must be 0 (off) or a port from 1 to 65535")
     return value
+
+
+def run_with_settings(run: Callable[[Settings], int], env: Mapping[str, str] | None = None) -> int:
+    """``run`` with the environment's settings, or exit code 2 with the reason on stderr when they are bad.
+    ``rater worker`` and ``rater api`` both start through it, so they refuse a bad environment alike."""
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    return run(settings)

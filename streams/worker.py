@@ -25,7 +25,7 @@ from streams.app import Pipeline, build_app, topic_specs
 from streams.config_store import ConfigStore, LiveRater
 from streams.lean import LeanLoop, rating_handler, serve
 from streams.metrics import TimedRedisStore
-from streams.settings import Settings, SettingsError
+from streams.settings import Settings, run_with_settings
 from streams.topics import create_topics
 
 
@@ -63,12 +63,7 @@ async def _configuration(settings: Settings) -> tuple[int, Config]:
 
 
 def main() -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run_worker(settings)
+    return run_with_settings(run_worker)
 
 
 if __name__ == "__main__":

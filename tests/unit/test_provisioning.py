@@ -17,6 +17,15 @@ def run(body: dict[str, Any], current: Config | None = None) -> Config:
     return apply(parse_operation(body), current or config())
 
 
+def activate_on_team(share_plan: str, effective: str, *, tie_break: int) -> dict[str, Any]:
+    """The operation adding ``share_plan`` to account TEAM (which holds SP-TEAM, tie break 1)."""
+    return {
+        "op": "activate_share_plan",
+        "account": "TEAM",
+        "share_plan": {"share_plan": share_plan, "effective": effective, "tie_break": tie_break},
+    }
+
+
 def refused(body: dict[str, Any], code: str, current: Config | None = None) -> ProvisioningError:
     """Apply ``body`` expecting the refusal ``code``, and check the configuration passed in is untouched."""
     before = current or config()
@@ -76,14 +85,7 @@ def test_replacing_the_catalog_cannot_drop_a_share_plan_in_use() -> None:
 
 def test_an_inactive_share_plan_cannot_be_added_to_an_account() -> None:
     """Share Plans screen, Active: "if disabled this plan won't be available when adding a share plan"."""
-    refused(
-        {
-            "op": "activate_share_plan",
-            "account": "TEAM",
-            "share_plan": {"share_plan": "SP-OFF", "effective": "2026-03-05", "tie_break": 2},
-        },
-        "share_plan_inactive",
-    )
+    refused(activate_on_team("SP-OFF", "2026-03-05", tie_break=2), "share_plan_inactive")
 
 
 def test_an_inactive_share_plan_cannot_come_in_with_a_new_account() -> None:
@@ -106,41 +108,19 @@ def test_deactivating_a_share_plan_leaves_the_accounts_that_have_it() -> None:
     # ... and other changes on that account still go through.
     run({"op": "update_account", "account": "TEAM", "set": {"name": "Team"}}, after)
     # ... but it cannot be added again.
-    refused(
-        {
-            "op": "activate_share_plan",
-            "account": "TEAM",
-            "share_plan": {"share_plan": "SP-TEAM", "effective": "2026-04-01", "tie_break": 3},
-        },
-        "share_plan_inactive",
-        after,
-    )
+    refused(activate_on_team("SP-TEAM", "2026-04-01", tie_break=3), "share_plan_inactive", after)
 
 
 def test_a_share_plan_without_buckets_cannot_be_activated() -> None:
     """R54 and the Share Plans screen: a plan needs at least one bucket before it can be activated, in the
     catalog or on an account."""
     refused({"op": "set_share_plan_active", "share_plan": "SP-EMPTY", "active": True}, "share_plan_without_buckets")
-    refused(
-        {
-            "op": "activate_share_plan",
-            "account": "TEAM",
-            "share_plan": {"share_plan": "SP-EMPTY", "effective": "2026-03-05", "tie_break": 2},
-        },
-        "share_plan_without_buckets",
-    )
+    refused(activate_on_team("SP-EMPTY", "2026-03-05", tie_break=2), "share_plan_without_buckets")
 
 
 def test_a_share_plan_activates_once_active() -> None:
     on = run({"op": "set_share_plan_active", "share_plan": "SP-OFF", "active": True})
-    after = run(
-        {
-            "op": "activate_share_plan",
-            "account": "TEAM",
-            "share_plan": {"share_plan": "SP-OFF", "effective": "2026-03-05", "tie_break": 2},
-        },
-        on,
-    )
+    after = run(activate_on_team("SP-OFF", "2026-03-05", tie_break=2), on)
     assert [s.share_plan for s in after.accounts["TEAM"].share_plans] == ["SP-TEAM", "SP-OFF"]
 
 

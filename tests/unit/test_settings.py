@@ -1,0 +1,23 @@
+"""streams/settings.py: how the shell's entry points start from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.settings import Settings, run_with_settings
+
+
+def test_a_bad_environment_stops_the_start_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """``rater worker`` and ``rater api`` start through run_with_settings: a bad setting is named on stderr,
+    nothing starts, exit code 2."""
+    started: list[Settings] = []
+
+    def run(settings: Settings) -> int:
+        started.append(settings)
+        return 0
+
+    assert run_with_settings(run, {"REDIS_URL": "redis://r"}) == 2
+    assert capsys.readouterr().err == "error: KAFKA_BOOTSTRAP is required\n"
+    assert started == []
+    assert run_with_settings(run, {"KAFKA_BOOTSTRAP": "k:1", "REDIS_URL": "redis://r"}) == 0
+    assert [settings.kafka_bootstrap for settings in started] == ["k:1"]
