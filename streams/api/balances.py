@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -71,20 +72,25 @@ async def _respond(request: web.Request, balances: Balances, selection: Selectio
     return json_response(balances.view(selection, fields, moment).to_dict())
 
 
-@routes.get("/v1/accounts/{account}/balances")
-async def account_balances(request: web.Request) -> web.Response:
-    """The buckets the account holds: its account-services' own, its account-level ones, and the pools of
-    the share plans it holds with every participant (R11, R59, R61)."""
+async def _account_view(request: web.Request, select: Callable[[Balances, str], Selection]) -> web.Response:
+    """A view of the path's ``{account}``: ``403`` outside the caller's scope, ``404`` for what it lacks."""
     ctx = context(request)
     catalog, subscriptions = await ctx.config()
     account = request.match_info["account"]
     require_account(request, account, subscriptions)
     balances = balances_for(ctx, catalog, subscriptions)
     try:
-        selection = balances.account(account)
+        selection = select(balances, account)
     except UnknownSubject as exc:
         raise api_error(404, "not_found", str(exc)) from exc
     return await _respond(request, balances, selection)
+
+
+@routes.get("/v1/accounts/{account}/balances")
+async def account_balances(request: web.Request) -> web.Response:
+    """The buckets the account holds: its account-services' own, its account-level ones, and the pools of
+    the share plans it holds with every participant (R11, R59, R61)."""
+    return await _account_view(request, lambda balances, account: balances.account(account))
 
 
 @routes.get("/v1/account-services/{account_service}/balances")
@@ -107,13 +113,5 @@ async def service_balances(request: web.Request) -> web.Response:
 @routes.get("/v1/accounts/{account}/share-plans/{share_plan}/balances")
 async def share_plan_balances(request: web.Request) -> web.Response:
     """The pools of one account share plan with every participant instance's use and limit (R59, R61)."""
-    ctx = context(request)
-    catalog, subscriptions = await ctx.config()
-    account = request.match_info["account"]
-    require_account(request, account, subscriptions)
-    balances = balances_for(ctx, catalog, subscriptions)
-    try:
-        selection = balances.share_plan(account, request.match_info["share_plan"])
-    except UnknownSubject as exc:
-        raise api_error(404, "not_found", str(exc)) from exc
-    return await _respond(request, balances, selection)
+    plan = request.match_info["share_plan"]
+    return await _account_view(request, lambda balances, account: balances.share_plan(account, plan))
