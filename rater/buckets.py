@@ -41,7 +41,7 @@ from rater.catalog.model import (
 )
 from rater.keys import activation_key, bucket_key
 from rater.periods import Period, add_duration, period_at, period_by_index, prorate
-from rater.state import Counter
+from rater.state import UNLIMITED, Counter
 from rater.subscriptions import (
     Account,
     AccountPackage,
@@ -453,7 +453,7 @@ class Resolver:
             unbounded=tiers.repeats,
             rollover=instance.recur_type is RecurType.RECURRING_ROLLOVER,
             full_allowance=sum(full.sizes),
-            limit_field=f"l:{period.index}:{participant}" if participant is not None and limit >= 0 else None,
+            limit_field=f"l:{period.index}:{participant}" if participant is not None else None,
             limit=limit,
             carry_base=carry_base,
         )
@@ -569,7 +569,7 @@ class Resolver:
             tiers = self._share_tiers(instance, bucket, period, day)
             full = self._share_tiers(instance, bucket, period, day, prorated=False)
             limit = self.participation_limit(instance, catalog_participant)
-            limit = -1 if limit is None else limit
+            limit = UNLIMITED if limit is None else limit
             candidate = self._with_counter(instance, period, tiers, root, participant, limit, full)
             gate = self._activation_gate(owner.package, root, day)
             if gate is not None:
@@ -759,7 +759,7 @@ class Resolver:
 
     def participation_limit(self, instance: Instance, participant: str) -> int | None:
         """A catalog participant's participation limit on a share-plan bucket in base units (R61);
-        ``None`` when it has none (then the store keeps no per-participant count).  A participant listed
+        ``None`` when it has none (the store still counts its use, under :data:`UNLIMITED`).  A participant listed
         twice takes its last entry, for rating and balances alike."""
         bucket = instance.bucket
         assert isinstance(bucket, SharePlanBucket)

@@ -35,6 +35,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+UNLIMITED = 2**53 - 1
+"""The participation limit of a participant without one: no draw reaches it (quantities stay below 2^53,
+the kernel's exact integer range), so the participant's use is counted but never capped.  A number rather
+than a flag keeps the kernel's ``l`` counters as they were."""
+
 
 @dataclass(frozen=True, slots=True)
 class Counter:
@@ -53,8 +58,10 @@ class Counter:
     """0: the carry is what is left of the whole allowance (R36 default).  > 0: the carry is what is left
     of this fixed size S, the last tier's (``settings.rollover_size: last_tier``, Q3); no compounding."""
     limit_field: str | None = None
-    """Participation-limit field in ``key`` (R61): ``l:<period>:<participant instance>``."""
+    """Participation field in ``key`` (R61): ``l:<period>:<participant instance>``, what the participant
+    used of the pool this period.  Every share-plan participant has one, limited or not."""
     limit: int = 0
+    """The participant's limit; :data:`UNLIMITED` for a participant without one (counted, never capped)."""
     observe: bool = False
     """Count the record's whole quantity without consuming it (billing activation, R50)."""
     threshold: int = 0
@@ -79,7 +86,7 @@ class Draw(NamedTuple):
     """Allowance including carry, ``None`` when unbounded."""
     limit_before: int = 0
     limit_after: int = 0
-    """Participation used before/after this draw; both 0 for a counter without a limit."""
+    """Participation used before/after this draw; both 0 for a counter without a participant."""
     marked: bool = False
     """An ``observe`` counter set its ``activated`` field in this draw."""
 

@@ -20,7 +20,8 @@ rater_draw(KEYS, ARGV): draw one record down its ordered counters.
                 f  rollover: full allowance other than the allowance       full allowance
                 b  rollover: carry base other than 0 (carry what is left   carry base
                    of this fixed size rather than of the whole allowance)
-                l  participation limit                     limit field, limit
+                l  participant (R61): count its use        limit field, limit
+                   (a participant without a limit comes with 2^53-1, a limit no draw reaches)
                 o  observe (count, take nothing)           threshold (0: none)
                 n  activate now (observe counters)         (none)
                 q  requires a field to be set              key index (into KEYS), field

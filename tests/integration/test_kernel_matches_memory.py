@@ -3,7 +3,9 @@
 Random catalogs and record sequences (the generator of tests/unit/test_consumption_properties.py: service,
 account, parent and share-plan buckets of every type, limits, repeats, rollover) are rated twice: record by
 record against ``MemoryStore``, and in random batch sizes through ``rate_batch`` against the Redis kernel.
-The outcomes must be byte-identical and every counter hash equal.
+The outcomes must be byte-identical and every counter hash equal; and in each share-plan pool every unit
+drawn in a period is some participant's, limited or not: c:<p> is the sum of the l:<p>:<participant> fields
+(R61).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from rater.offline import load_folder
 from rater.record import from_mapping
 from rater.redis_store import RedisStore
 from rater.state import MemoryStore
-from tests.unit.test_consumption_properties import _records, _write, scenario
+from tests.unit.test_consumption_properties import _records, _write, scenario, share_spec
 
 pytestmark = pytest.mark.integration
 
@@ -53,11 +55,7 @@ async def _through_redis(
         await client.aclose()
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
-@given(case=scenario(), sizes=st.lists(st.integers(1, 12), max_size=10))
-def test_redis_kernel_matches_memory(redis_url: str, case: dict[str, Any], sizes: list[int]) -> None:
+def _twins(redis_url: str, case: dict[str, Any], sizes: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _write(folder, case)
@@ -69,3 +67,32 @@ def test_redis_kernel_matches_memory(redis_url: str, case: dict[str, Any], sizes
         actual, balances = asyncio.run(_through_redis(redis_url, Rater(catalog, subscriptions), records, sizes))
     assert actual == expected
     assert balances == {key: fields for key, fields in memory.hashes.items() if fields}
+    for key, fields in balances.items():
+        if key.endswith("/SP/SPB"):  # the share-plan pool of the generator
+            for name, consumed in fields.items():
+                if name.startswith("c:"):
+                    period = name[2:]
+                    assert consumed == sum(v for f, v in fields.items() if f.startswith(f"l:{period}:")), (key, fields)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(case=scenario(), sizes=st.lists(st.integers(1, 12), max_size=10))
+def test_redis_kernel_matches_memory(redis_url: str, case: dict[str, Any], sizes: list[int]) -> None:
+    _twins(redis_url, case, sizes)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    case=st.tuples(scenario(), share_spec().filter(lambda share: share["limit"] is None)).map(
+        lambda pair: {**pair[0], "share": pair[1]}
+    ),
+    sizes=st.lists(st.integers(1, 12), max_size=10),
+)
+def test_kernel_matches_memory_on_an_unlimited_pool(redis_url: str, case: dict[str, Any], sizes: list[int]) -> None:
+    """The same with a share-plan pool whose participants have no limit (R61): the generator draws one in a
+    quarter of its cases; here every case has one, counted in l:<period>:<participant> by both twins."""
+    _twins(redis_url, case, sizes)

@@ -12,7 +12,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from rater.keys import bucket_key, record_key
 from rater.redis_store import RedisStore
-from rater.state import AsyncMemoryStore, Counter, DrawRequest, MemoryStore
+from rater.state import UNLIMITED, AsyncMemoryStore, Counter, DrawRequest, MemoryStore
 from tests.integration.conftest import fresh_cluster, fresh_redis
 
 pytestmark = pytest.mark.integration
@@ -134,6 +134,28 @@ async def test_participation_limit_caps_each_participant(store: Store) -> None:
     assert (await store.draw("r2", 10, pool))[1] == [(30, 30, 0, 100, 30, 30, 0)]
     other = Counter(POOL, 0, allowance=100, limit_field="l:0:AS-2", limit=30)
     assert (await store.draw("r3", 10, other))[1] == [(30, 40, 0, 100, 0, 10, 0)]
+
+
+async def test_a_participant_without_a_limit_is_counted_not_capped(store: Store) -> None:
+    """R61: pool 100; AS-1 has no limit (UNLIMITED = 2^53 - 1), AS-2 a limit of 30.  AS-1 asks 60 -> 60
+    (pool 0 -> 60, l:0:AS-1 0 -> 60); AS-2 asks 50 -> 30 (its limit; pool 90); AS-1 asks 20 -> the pool's
+    last 10 (l:0:AS-1 60 -> 70).  The hash holds c:0 100, l:0:AS-1 70, l:0:AS-2 30."""
+    free = Counter(POOL, 0, allowance=100, limit_field="l:0:AS-1", limit=UNLIMITED)
+    capped = Counter(POOL, 0, allowance=100, limit_field="l:0:AS-2", limit=30)
+    assert (await store.draw("r1", 60, free))[1] == [(0, 60, 0, 100, 0, 60, 0)]
+    assert (await store.draw("r2", 50, capped))[1] == [(60, 90, 0, 100, 0, 30, 0)]
+    assert (await store.draw("r3", 20, free))[1] == [(90, 100, 0, 100, 60, 70, 0)]
+    assert await store.fields(POOL) == {"c:0": 100, "l:0:AS-1": 70, "l:0:AS-2": 30, "latest": 0}
+
+
+async def test_an_unlimited_participant_on_an_unbounded_pool_stays_exact_near_two_to_the_53(store: Store) -> None:
+    """Property 4 with R61: on a pool whose last tier repeats (no cap), a participant without a limit draws
+    2^53 - 2 in one record and 1 in the next: the pool and its participation field both read 2^53 - 1,
+    exactly, and the limit never bit."""
+    free = Counter(POOL, 0, unbounded=True, limit_field="l:0:AS-1", limit=UNLIMITED)
+    assert (await store.draw("r1", UNLIMITED - 1, free))[1] == [(0, UNLIMITED - 1, 0, -1, 0, UNLIMITED - 1, 0)]
+    assert (await store.draw("r2", 1, free))[1] == [(UNLIMITED - 1, UNLIMITED, 0, -1, UNLIMITED - 1, UNLIMITED, 0)]
+    assert await store.fields(POOL) == {"c:0": UNLIMITED, "l:0:AS-1": UNLIMITED, "latest": 0}
 
 
 async def test_rollover_carries_and_compounds_across_untouched_periods(store: Store) -> None:

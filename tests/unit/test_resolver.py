@@ -17,7 +17,7 @@ from typing import Any
 from rater.buckets import Candidate, Resolver, sharing_roots
 from rater.catalog.model import SharePlan
 from rater.keys import bucket_key
-from rater.state import MemoryStore
+from rater.state import UNLIMITED, MemoryStore
 from rater.subscriptions import Account
 from tests.unit._builders import GEOTREE, USAGE_CLASSES, Doc, load
 
@@ -792,7 +792,8 @@ def test_participation_limit_per_participant_instance(tmp_path: Path) -> None:
 
 def test_service_participant_limit_and_no_limit(tmp_path: Path) -> None:
     """R61: service-type plan: the participant instance is the account-service (l:2:AS-1 in March for a plan
-    effective Jan 1); a participant entry without a limit gives no limit field."""
+    effective Jan 1); a participant entry without a limit is still counted in its own field, under the
+    limit no draw reaches (UNLIMITED), so balances can show its use."""
     limited = fixed(participants=[{"participant": "SVC-PHONE", "participation_limit": "3 GB"}])
     cat = catalog(share_plans=[share_plan("SP", limited), share_plan("SP-FREE", fixed())])
     res = resolver(
@@ -808,7 +809,7 @@ def test_service_participant_limit_and_no_limit(tmp_path: Path) -> None:
     limited_candidate, free_candidate = units(res, "AS-1")
     assert (limited_candidate.participant, limited_candidate.counter.limit_field) == ("AS-1", "l:2:AS-1")
     assert limited_candidate.counter.limit == 3 * GB
-    assert free_candidate.counter.limit_field is None
+    assert (free_candidate.counter.limit_field, free_candidate.counter.limit) == ("l:2:AS-1", UNLIMITED)
 
 
 def test_bucket_participant_list_restricts_participants(tmp_path: Path) -> None:
