@@ -18,8 +18,8 @@ The numbers are the rating core's own, never a second implementation of them:
   usage; past the last tier a repeating bucket counts repeats (R19a), a non-repeating one is exhausted and
   its remaining is 0 (R19b);
 * a share-plan pool lists its participant instances with their participation limit and what they used of
-  it this period (R61); the store keeps a participant's use only when it has a limit, so ``used`` is
-  ``None`` for a participant without one.
+  it this period (R61); the store counts every participant's use, so ``used`` is always a number, and
+  ``limit`` and ``remaining`` are ``None`` for a participant without a limit.
 
 The store keeps a counter's fields for its latest period and ``retain`` (3) periods before it
 (:mod:`rater.state`); a view of an older period reads it as unused.
@@ -62,12 +62,13 @@ class Participation:
     catalog_participant: str
     """The catalog service (or package) that makes it a participant (R55)."""
     account: str
-    used: int | None
+    used: int
     limit: int | None
+    """``None``: no participation limit (the participant is counted, never capped)."""
 
     @property
     def remaining(self) -> int | None:
-        if self.limit is None or self.used is None:
+        if self.limit is None:
             return None
         return max(0, self.limit - self.used)
 
@@ -334,7 +335,7 @@ class Balances:
         self, instance: Instance, participant: tuple[str, str], account: str, state: Mapping[str, int], index: int
     ) -> Participation:
         limit = self.resolver.participation_limit(instance, participant[0])
-        used = state.get(f"l:{index}:{participant[1]}", 0) if limit is not None else None
+        used = state.get(f"l:{index}:{participant[1]}", 0)
         return Participation(participant[1], participant[0], account, used, limit)
 
     def _participants(self, instance: Instance, day: dt.date) -> list[tuple[str, str, str]]:

@@ -216,9 +216,17 @@ def format_balances(view: dict[str, Any]) -> str:
         )
         mine = bucket.get("participation")
         for participant in [mine] if mine else bucket.get("participants", []):
-            used = "-" if participant["used"] is None else f"{participant['used']:,}"
             rows.append(
-                (f"  participant {participant['participant']}", "", "", used, number(participant["limit"]), "", "", "")
+                (
+                    f"  participant {participant['participant']}",
+                    "",
+                    "",
+                    f"{participant['used']:,}",
+                    number(participant["limit"]),
+                    number(participant["remaining"]),
+                    "",
+                    "",
+                )
             )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines += [

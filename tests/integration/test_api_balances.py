@@ -48,7 +48,8 @@ async def _get(http: Client, path: str, token: str = OPERATOR, status: int = 200
 
 async def test_share_plan_pool_with_participants(http: Client) -> None:
     """P's pool: 1 + 2 + 3 + 5 GB = 11,000,000,000 B, tier 2, repeat 0; participants P, C1 and C2 (C3 bills
-    its own usage, R57); no participation limit, so no per-participant count (R61)."""
+    its own usage, R57).  No participation limit, yet each participant's use is counted (R61): P 1 GB,
+    C1 2 + 5 = 7 GB, C2 3 GB (1 + 7 + 3 = the pool's 11 GB); limit and remaining null."""
     body = await _get(http, "/v1/accounts/P/share-plans/SP-INVOICER/balances?at=2026-03-31T12:00:00Z", "p-token")
     assert body["account"] == "P"
     assert body["share_plan"] == "SP-INVOICER"
@@ -58,10 +59,10 @@ async def test_share_plan_pool_with_participants(http: Client) -> None:
     assert (pool["used"], pool["tier"], pool["repeat"], pool["repeats"]) == (11 * GB, 2, 0, True)
     assert (pool["allowance"], pool["remaining"], pool["tiers"]) == (None, None, [10 * GB, 1 * GB])
     assert (pool["period_start"], pool["period_end"], pool["unit"]) == ("2026-03-01", "2026-04-01", "B")
-    assert [(p["participant"], p["account"], p["used"], p["limit"]) for p in pool["participants"]] == [
-        ("P-PHONE", "P", None, None),
-        ("C1-PHONE", "C1", None, None),
-        ("C2-PHONE", "C2", None, None),
+    assert [(p["participant"], p["account"], p["used"], p["limit"], p["remaining"]) for p in pool["participants"]] == [
+        ("P-PHONE", "P", 1 * GB, None, None),
+        ("C1-PHONE", "C1", 7 * GB, None, None),
+        ("C2-PHONE", "C2", 3 * GB, None, None),
     ]
 
 
@@ -75,7 +76,7 @@ async def test_service_view_of_a_child_in_consumption_order(http: Client) -> Non
         "participant": "C1-PHONE",
         "catalog_participant": "SVC-PHONE",
         "account": "C1",
-        "used": None,
+        "used": 7 * GB,
         "limit": None,
         "remaining": None,
     }

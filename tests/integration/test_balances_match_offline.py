@@ -6,7 +6,8 @@ kernel, and through the offline core (:meth:`rater.engine.Rater.outcome`) agains
 After each record every account, account-service and share-plan view at the record's time must be equal when
 computed from the Redis counters (one atomic read per view, :func:`rater.redis_store.read_hashes`) and from
 the memory counters; and every draw the rated charge reports must show in the service view as that bucket's
-``used`` (the draw's ``after``), ``allowance`` and ``carry`` (R15, R36, R61).
+``used`` (the draw's ``after``), ``allowance`` and ``carry`` (R15, R36), and a share-plan participant's
+``used``, limited or not, as the sum of what its records drew from that pool in that period (R61).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ async def test_balances_over_redis_equal_offline_after_every_record(redis_client
     selections = _selections(balances)
     lines = [line for line in (folder / "usage.jsonl").read_bytes().splitlines() if line.strip()]
     checked = 0
+    drawn: dict[tuple[str, str, str], int] = {}  # what each participant drew of a pool in a period
     for number, line in enumerate(lines, start=1):
         _, expected = offline.outcome(line, f"usage.jsonl:{number}")
         ((_, outcome),) = await rate_batch(streamed, store, [(line, f"usage.jsonl:{number}")])
@@ -79,8 +81,12 @@ async def test_balances_over_redis_equal_offline_after_every_record(redis_client
                 bucket = shown[draw.bucket_instance]
                 assert (bucket.used, bucket.allowance, bucket.carry) == (draw.after, draw.allowance, draw.carry)
                 assert bucket.period_start.isoformat() == draw.period_start
-                if draw.participant is not None and bucket.participation is not None:
+                if draw.participant is not None:
+                    key = (draw.bucket_instance, draw.period_start, draw.participant)
+                    drawn[key] = drawn.get(key, 0) + draw.quantity
+                    assert bucket.participation is not None
                     assert bucket.participation.participant == draw.participant
+                    assert bucket.participation.used == drawn[key], (name, number, key)
     assert checked >= len(lines)
 
 
@@ -107,3 +113,9 @@ async def test_balances_read_the_same_on_redis_cluster(cluster_client: RedisClus
         at,
     )
     assert pool.buckets[0].used == 11 * 10**9
+    # no participation limit, each phone counted: P 1 GB, C1 2 + 5 GB, C2 3 GB (R61)
+    assert [(p.participant, p.used, p.limit) for p in pool.buckets[0].participants] == [
+        ("P-PHONE", 1 * 10**9, None),
+        ("C1-PHONE", 7 * 10**9, None),
+        ("C2-PHONE", 3 * 10**9, None),
+    ]

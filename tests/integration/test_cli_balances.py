@@ -70,7 +70,8 @@ def test_table_of_a_share_plan_and_of_a_service(env: str, capsys: pytest.Capture
     assert "P/SP-INVOICER/SPB-DATA" in table
     assert "11,000,000,000" in table
     assert "unlimited" in table
-    assert "participant C1-PHONE" in table
+    (c1,) = [line for line in table.splitlines() if "participant C1-PHONE" in line]
+    assert c1.split()[2:] == ["7,000,000,000", "unlimited", "unlimited"]  # 2 + 5 GB, no limit (R61)
     assert main(["balances", "--service", "C3-PHONE", "--at", AT]) == 0
     assert "no bucket is active" in capsys.readouterr().out
 

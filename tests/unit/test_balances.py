@@ -147,6 +147,38 @@ def test_e18_pool_with_participation_limits() -> None:
     assert "participants" not in mine.to_dict()
 
 
+def test_e15_participants_without_a_limit_show_their_use() -> None:
+    """E15 (R59 Fixed, R61): SVC-PHONE takes part in SP-TEAM-10 with no participation limit.  March:
+    PHONE1 3 GB, PHONE2 3 GB, PHONE3 3 GB, PHONE4 2 GB = 11,000,000,000 B of the pool (its last tier
+    repeats: allowance and remaining null).  Each phone shows exactly what it drew (3,000,000,000 B for
+    PHONE1-3, 2,000,000,000 B for PHONE4) with limit and remaining null; after the first three records
+    PHONE4 shows 0, a number, not null."""
+    balances, store = _rated("E15-fixed-share-plan")
+    view = balances.view(balances.share_plan("TEAM4", "SP-TEAM-10"), store.hashes, _at("2026-03-20T00:00:00Z"))
+    (pool,) = view.buckets
+    assert (pool.used, pool.allowance, pool.remaining) == (11 * 10**9, None, None)
+    assert [(p.participant, p.used, p.limit, p.remaining) for p in pool.participants] == [
+        ("TEAM4-PHONE1", 3 * 10**9, None, None),
+        ("TEAM4-PHONE2", 3 * 10**9, None, None),
+        ("TEAM4-PHONE3", 3 * 10**9, None, None),
+        ("TEAM4-PHONE4", 2 * 10**9, None, None),
+    ]
+    assert pool.to_dict()["participants"][3] == {
+        "participant": "TEAM4-PHONE4",
+        "catalog_participant": "SVC-PHONE",
+        "account": "TEAM4",
+        "used": 2 * 10**9,
+        "limit": None,
+        "remaining": None,
+    }
+    mine = _one(balances, store, "TEAM4-PHONE2", "2026-03-20T00:00:00Z")
+    assert mine.participation is not None
+    assert (mine.participation.used, mine.participation.limit) == (3 * 10**9, None)
+    balances, store = _rated("E15-fixed-share-plan", 3)
+    view = balances.view(balances.share_plan("TEAM4", "SP-TEAM-10"), store.hashes, _at("2026-03-20T00:00:00Z"))
+    assert [p.used for p in view.buckets[0].participants] == [3 * 10**9, 3 * 10**9, 3 * 10**9, 0]
+
+
 def test_unknown_subjects_and_naive_moments_are_refused() -> None:
     balances, store = _rated("E01-tier-boundary-250-messages", 0)
     with pytest.raises(UnknownSubject):
@@ -177,8 +209,9 @@ def test_balances_show_every_draw_as_rated(case: dict[str, Any]) -> None:
     """On random catalogs (service, account, parent and share-plan buckets of every type, repeats, rollover,
     participation limits; the generator of test_consumption_properties), right after each record the
     account-service's view at the record's moment shows, for every bucket the record drew from, the draw's
-    ``after`` as ``used``, its allowance and carry (R15, R19, R36) and period; a participant's limited use is
-    the pool counter's participation field (R61); and remaining = allowance - used."""
+    ``after`` as ``used``, its allowance and carry (R15, R19, R36) and period; a share-plan participant's
+    ``used``, limited or not, is the sum of what its records drew from the pool in that period (R61), within
+    its limit when it has one; and remaining = allowance - used."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _write(folder, case)
@@ -186,6 +219,7 @@ def test_balances_show_every_draw_as_rated(case: dict[str, Any]) -> None:
     store = MemoryStore()
     rater = Rater(catalog, subscriptions, store)
     balances = Balances(catalog, subscriptions)
+    drawn: dict[tuple[str, str, str], int] = {}  # what each participant drew of a pool in a period
     for record in _records(case):
         outcome = rater.rate(from_mapping(record))
         at = dt.datetime.fromisoformat(str(record["event_time"]))
@@ -198,6 +232,11 @@ def test_balances_show_every_draw_as_rated(case: dict[str, Any]) -> None:
             assert bucket.level == draw.level
             if bucket.allowance is not None:
                 assert bucket.remaining == max(0, bucket.allowance - bucket.used)
-            if bucket.participation is not None and bucket.participation.limit is not None:
-                assert bucket.participation.used is not None
-                assert bucket.participation.used <= bucket.participation.limit
+            if draw.participant is not None:
+                key = (draw.bucket_instance, draw.period_start, draw.participant)
+                drawn[key] = drawn.get(key, 0) + draw.quantity
+                assert bucket.participation is not None
+                assert bucket.participation.participant == draw.participant
+                assert bucket.participation.used == drawn[key]
+                if bucket.participation.limit is not None:
+                    assert bucket.participation.used <= bucket.participation.limit
