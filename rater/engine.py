@@ -182,6 +182,7 @@ class _Memo:
     resolver: Resolver
     statics: dict[tuple[str, str, str | None, dt.date], _Static] = field(default_factory=dict)
     rates: dict[tuple[str, str, str | None, str | None], RateMatch] = field(default_factory=dict)
+    time_bound: set[tuple[str, str | None]] = field(default_factory=set)  # (account-service, overage plan)
 
 
 @dataclass
@@ -424,6 +425,9 @@ class Rater:
             local=local,
             account=owner.account.id,
         )
+        plans = (owner.service.id, overage)
+        if plans in memo.time_bound:
+            return found
         if all(
             group.start is None and group.retired is None and group.time_period is None
             for _, _, plan_id in plan_candidates(self.catalog, self.subscriptions, owner, overage)
@@ -432,6 +436,8 @@ class Rater:
             if len(memo.rates) > CACHE_LIMIT:
                 memo.rates.clear()
             memo.rates[key] = found
+        else:  # the answer depends on the record's time: never memoised, and the plans are not re-checked
+            memo.time_bound.add(plans)
         return found
 
     def _price_bucket(
