@@ -212,7 +212,9 @@ async def outputs_of(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list
 
 
 async def notifications_at(pipeline: Pipeline, moment: dt.datetime) -> list[Message]:
-    """The time-driven rules at ``moment`` (R50b) as output messages: one per package first marked now."""
+    """The time-driven rules at ``moment`` (R50b) as output messages: one per package first marked now, under
+    the configuration in force (a package provisioned since the last batch is due too)."""
+    await _configuration_in_force(pipeline)
     return [_notification(note) for note in await _tick_with_retry(pipeline, moment)]
 
 
