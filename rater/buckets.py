@@ -177,7 +177,6 @@ class Resolver:
         self._share_level: dict[str, list[Instance]] = defaultdict(list)
         self._activation: dict[str, list[tuple[Instance, AccountPackage]]] = defaultdict(list)
         self._roots = sharing_roots(subscriptions.accounts)
-        self._activated: Callable[[str, str], bool] = lambda root, package: False
         self._build()
 
     # -- index ---------------------------------------------------------------------------------------------
@@ -377,7 +376,6 @@ class Resolver:
         ``activated(root, account_package)`` tells whether a billing-activation package has been marked
         activated by usage (state passed in; R53).
         """
-        self._activated = activated
         result = Resolution()
         account = owner.account
         root = self._roots[account.id]
@@ -398,7 +396,7 @@ class Resolver:
                 if candidate is not None
             ]
             self._place(result, self._ordered(found))
-        for candidate in self._share_candidates(owner, root, usage_class, location, day):
+        for candidate in self._share_candidates(owner, root, usage_class, location, day, activated):
             (result.money if candidate.instance.bucket.money else result.units).append(candidate)
         for instance, package in self._activation.get(owner.package.id, ()):
             activation = self._activation_of(instance, package, root, usage_class, location, day)
@@ -555,7 +553,13 @@ class Resolver:
         return found
 
     def _share_candidates(
-        self, owner: ServiceContext, root: str, usage_class: str, location: str | None, day: dt.date
+        self,
+        owner: ServiceContext,
+        root: str,
+        usage_class: str,
+        location: str | None,
+        day: dt.date,
+        activated: Callable[[str, str], bool],
     ) -> list[Candidate]:
         found: list[Candidate] = []
         for instance, (catalog_participant, participant) in self.share_plans_serving(owner):
@@ -566,8 +570,7 @@ class Resolver:
             period = self._period(instance, day)
             if period is None:
                 continue
-            tiers = self._share_tiers(instance, bucket, period, day)
-            full = self._share_tiers(instance, bucket, period, day, prorated=False)
+            tiers, full = self._share_tiers(instance, bucket, period, day, activated)
             limit = self.participation_limit(instance, catalog_participant)
             limit = UNLIMITED if limit is None else limit
             candidate = self._with_counter(instance, period, tiers, root, participant, limit, full)
@@ -588,16 +591,23 @@ class Resolver:
         return None
 
     def _share_tiers(
-        self, instance: Instance, bucket: SharePlanBucket, period: Period, day: dt.date, *, prorated: bool = True
-    ) -> Tiers:
-        """R59: Fixed thresholds; Variable Single Tier = sum of contributions; Variable Multiple Tier = growth x
-        contributors.  Add-on allotments join tier 1 (R64).  Contributions count from the day a contributor
-        is effective and until the next reset after it leaves (R60, Q15); they are not prorated (R43)."""
+        self,
+        instance: Instance,
+        bucket: SharePlanBucket,
+        period: Period,
+        day: dt.date,
+        activated: Callable[[str, str], bool],
+    ) -> tuple[Tiers, Tiers]:
+        """The pool's tiers in ``period``, prorated (R40, R41) and in full (the rollover base, R36), from one
+        walk of the contributions.  R59: Fixed thresholds; Variable Single Tier = sum of contributions;
+        Variable Multiple Tier = growth x contributors.  Add-on allotments join tier 1 (R64).  Contributions
+        count from the day a contributor is effective and until the next reset after it leaves (R60, Q15);
+        they are not prorated (R43); a billing-activation package contributes once ``activated`` (R53)."""
         plan = instance.share_plan
         assert plan is not None
         unit_type = self.catalog.bucket_unit_type(bucket)
         binary = bucket.binary_data_units
-        contributions = self._contributions(instance, plan, bucket, period, day)
+        contributions = self._contributions(instance, plan, bucket, period, day, activated)
         if bucket.type is SharePlanBucketType.FIXED:
             sizes = tuple(
                 parse_quantity(tier.threshold, unit_type, binary=binary)
@@ -617,7 +627,7 @@ class Resolver:
         add_on = self._add_ons(instance, plan, bucket, period, day)
         if add_on and sizes:
             sizes = (sizes[0] + add_on, *sizes[1:])
-        return self.tiers(bucket, self._prorated(instance, period) if prorated else None, sizes=sizes)
+        return self.tiers(bucket, self._prorated(instance, period), sizes=sizes), self.tiers(bucket, None, sizes=sizes)
 
     def _scope(self, instance: Instance, plan: SharePlan) -> list[Account]:
         """Accounts whose services take part (R57): the holder, and for Usage Invoicer level every account
@@ -632,7 +642,13 @@ class Resolver:
         ]
 
     def _contributions(
-        self, instance: Instance, plan: SharePlan, bucket: SharePlanBucket, period: Period, day: dt.date
+        self,
+        instance: Instance,
+        plan: SharePlan,
+        bucket: SharePlanBucket,
+        period: Period,
+        day: dt.date,
+        activated: Callable[[str, str], bool],
     ) -> list[int]:
         entries = {entry.participant: entry for entry in bucket.participants if entry.contribution is not None}
         if not entries:
@@ -649,7 +665,7 @@ class Resolver:
                         context = self.subscriptions.services[service.id]
                         targets.append((service.service, context.effective, context.cancel))
                 waiting = self._activation_gate(package, self._roots[account.id], day) is not None
-                if waiting and not self._activated(self._roots[account.id], package.id):
+                if waiting and not activated(self._roots[account.id], package.id):
                     continue  # R53: a billing-activation package contributes once activated
                 for catalog_id, start, cancel in targets:
                     entry = entries.get(catalog_id)
@@ -746,9 +762,7 @@ class Resolver:
         root = self._roots[instance.holder]
         bucket = instance.bucket
         if isinstance(bucket, SharePlanBucket):
-            self._activated = activated
-            tiers = self._share_tiers(instance, bucket, period, day)
-            full = self._share_tiers(instance, bucket, period, day, prorated=False)
+            tiers, full = self._share_tiers(instance, bucket, period, day, activated)
             return tiers, self._with_counter(instance, period, tiers, root, full=full).counter
         tiers = self.tiers(bucket, self._prorated(instance, period))
         return tiers, self._with_counter(instance, period, tiers, root).counter
