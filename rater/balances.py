@@ -39,6 +39,7 @@ from typing import Any
 from rater.buckets import FAR, Instance, Resolver
 from rater.catalog import Catalog
 from rater.catalog.model import ParticipatingType
+from rater.events import utc_text
 from rater.keys import activation_key
 from rater.state import pending_carry
 from rater.subscriptions import Account, Subscriptions
@@ -179,7 +180,7 @@ class BalanceView:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.subject,
-            "at": _utc(self.at),
+            "at": utc_text(self.at),
             "day": self.day.isoformat(),
             "buckets": [bucket.to_dict() for bucket in self.buckets],
         }
@@ -386,11 +387,3 @@ class Balances:
                 if any(self.resolver.root(instance.holder) == root for instance, _ in pairs)
             }
         return Selection(kind, subject, root, zone_account, tuple(entries), tuple(sorted(keys)))
-
-
-def _utc(moment: dt.datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``; as given when UTC would leave the calendar (years 1 and 9999)."""
-    try:
-        return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    except OverflowError:
-        return moment.isoformat()

@@ -35,6 +35,7 @@ from rater.events import (
     RatingExceptionEvent,
     TierCrossing,
     TierPart,
+    utc_text,
 )
 from rater.keys import activation_key, bucket_key, record_key
 from rater.periods import Period, add_duration
@@ -374,7 +375,7 @@ class Rater:
             unit=BASE_UNIT[usage_class.unit_type],
             quantity=prepared.quantity,
             billable_quantity=prepared.billable,
-            event_time=_utc(record.event_time),
+            event_time=utc_text(record.event_time),
             location=prepared.location,
             draws=tuple(priced.draws),
             charges=tuple(priced.lines),
@@ -730,13 +731,9 @@ class _CrossingFactory:
                 kind=kind,
                 at=at,
                 consumed=self.draw.after,
-                event_time=_utc(self.when),
+                event_time=utc_text(self.when),
             )
         )
-
-
-def _utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _day(day: dt.date) -> str:

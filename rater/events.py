@@ -9,6 +9,7 @@ units; nothing in an event depends on the wall clock, so rating the same input t
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,15 @@ NOTIFICATION_SCHEMA = "notification/1"
 
 # Built once per record on the hot path: not frozen, since a frozen dataclass's __init__ sets each field through
 # object.__setattr__ (about 6x the cost); nothing changes one after it is built, and it hashes as before.
+def utc_text(moment: dt.datetime) -> str:
+    """An aware time as ISO 8601 in UTC with a ``Z``, the form of every time in the events; as given when
+    UTC would leave the calendar (years 1 and 9999)."""
+    try:
+        return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:
+        return moment.isoformat()
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class TierPart:
     """The part of one draw inside one tier occurrence: its quantity, the flat charge due on entering it
