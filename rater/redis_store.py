@@ -25,7 +25,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection
 
 from rater.errors import RetriableError
-from rater.state import Counter, Draw, DrawRequest, DrawResult
+from rater.state import DEFAULT_RETAIN, Counter, Draw, DrawRequest, DrawResult
 
 LIBRARY = importlib.resources.files("rater").joinpath("lua/rater.lua").read_text(encoding="utf-8")
 
@@ -82,7 +82,7 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
             or counter.unbounded
             or counter.observe
             or counter.requires is not None
-            or counter.retain != 3
+            or counter.retain != DEFAULT_RETAIN
         ):
             args += (str(counter.period), str(counter.allowance))
             continue
@@ -115,7 +115,7 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
                 keys.append(required)
             flags += "q"
             extra += (str(keys.index(required) + 1), field_name)
-        if counter.retain != 3:
+        if counter.retain != DEFAULT_RETAIN:
             flags += "t"
             extra.append(str(counter.retain))
         args += (flags, str(counter.period), str(counter.allowance))

@@ -40,6 +40,9 @@ UNLIMITED = 2**53 - 1
 the kernel's exact integer range), so the participant's use is counted but never capped.  A number rather
 than a flag keeps the kernel's ``l`` counters as they were."""
 
+#: Periods of a counter kept behind the latest one drawn (the kernel's short form assumes it).
+DEFAULT_RETAIN = 3
+
 
 @dataclass(frozen=True, slots=True)
 class Counter:
@@ -70,7 +73,7 @@ class Counter:
     """For ``observe`` counters: set ``activated`` now if unset (the time rule, R50b)."""
     requires: tuple[str, str] | None = None
     """(key, field) that must be set for this counter to apply (R53: activated packages only)."""
-    retain: int = 3
+    retain: int = DEFAULT_RETAIN
 
 
 class Draw(NamedTuple):
