@@ -295,6 +295,7 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
                 err(account, f"{at}.expire_after", "only for nonrecurring buckets (R37)")
 
     service_ids: Counter[str] = Counter()
+    package_ids: Counter[str] = Counter()
     catalog_service_of = {
         service.id: service.service
         for account in accounts.values()
@@ -323,6 +324,7 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
             check_bucket(aid, f"buckets[{bi}]", instance, None)
         for pi, package in enumerate(account.packages):
             at = f"packages[{pi}]"
+            package_ids[package.id] += 1
             check_window(aid, f"{at}.cancel", package.effective, package.cancel)
             ref(aid, f"{at}.rate_plan", package.rate_plan, catalog.rate_plans, "rate plan")
             if not ref(aid, f"{at}.package", package.package, catalog.packages, "package"):
@@ -402,6 +404,9 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
     for service_id, count in service_ids.items():
         if count > 1:
             log.error(file, "account_service", service_id, "id", "duplicate account-service id")
+    for package_id, count in package_ids.items():
+        if count > 1:  # billing activation (R49-R53) and proration key their state by account-package id
+            log.error(file, "account_package", package_id, "id", "duplicate account-package id")
     for uid_text, windows in uid_windows.items():
         ordered = sorted(windows, key=lambda w: w[0])
         for (start_a, end_a, where_a), (start_b, _, where_b) in itertools.pairwise(ordered):

@@ -127,6 +127,19 @@ def test_duplicate_account_service_id_is_refused(tmp_path: Path, catalog: Catalo
     assert issues == [(file, "account_service", "AS-P-PHONE", "id", "duplicate account-service id")]
 
 
+def test_duplicate_account_package_id_is_refused(tmp_path: Path, catalog: Catalog) -> None:
+    """§1.3: account-package ids are unique across all accounts (billing activation, R49-R53, and
+    proration key their state by it)."""
+
+    def reuse(doc: Doc) -> None:
+        _child(doc)["packages"][0]["id"] = _parent(doc)["packages"][0]["id"]
+
+    file, issues = _issues(tmp_path, catalog, reuse)
+    assert len(issues) == 1
+    assert issues[0][:2] == (file, "account_package")
+    assert issues[0][3:] == ("id", "duplicate account-package id")
+
+
 # --- references into the catalog -----------------------------------------------------------------------
 
 UNKNOWN_REFERENCES = [
