@@ -28,7 +28,7 @@ RUN /opt/rater/bin/pip install .
 # ---- runtime -------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="rater" \
-      org.opencontainers.image.description="Streaming real-time usage rater (Faust worker on Kafka + Redis)" \
+      org.opencontainers.image.description="Streaming real-time usage rater (Kafka consumer-group worker + Redis)" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 ENV PATH=/opt/rater/bin:$PATH \
@@ -36,8 +36,9 @@ ENV PATH=/opt/rater/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     RATER_CONFIG=/app/config
 
-# An unprivileged user. Its home is the working directory, where Faust keeps its (here empty) data
-# directory `<app id>-data`: the worker holds no Faust table, all rating state is in Redis.
+# An unprivileged user, whose home is the working directory. The worker writes nothing there: all rating
+# state is in Redis (the default consumer creates no Faust app; with RATER_CONSUMER=faust, Faust's empty
+# data folder goes to a temporary directory).
 RUN groupadd --system --gid 10001 rater \
  && useradd --system --uid 10001 --gid rater --home-dir /var/lib/rater --create-home \
         --shell /usr/sbin/nologin rater
@@ -49,8 +50,9 @@ COPY docker/healthcheck.py /app/healthcheck.py
 WORKDIR /var/lib/rater
 USER rater:rater
 
-# The worker has no HTTP endpoint, so the check is what can honestly be checked: the `rater worker`
-# process is running (docker/healthcheck.py). Progress is consumer lag, watched on the Kafka side.
+# The check is that the `rater worker` process is running (docker/healthcheck.py). The worker's only
+# HTTP endpoint is Prometheus /metrics, and only when RATER_METRICS_PORT is set (docker-compose.yml
+# sets 9100); progress is consumer lag: rater_consumer_lag there, or on the Kafka side.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "/app/healthcheck.py"]
 

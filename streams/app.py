@@ -5,7 +5,7 @@ the Redis kernel (``rater.batch.rate_batch``), then every output is sent and its
 then does the loop ask for the next batch, which is when Faust acknowledges the batch's events: offsets are
 committed only for records whose outputs are on the broker (architecture step 6).  The agent runs with
 ``concurrency=1`` so a partition is never processed out of order (property 6), and holds no Faust Table
-(infra-notes: tables lost records around rebalances); all state is in Redis.
+(Faust tables were measured losing records around rebalances); all state is in Redis.
 
 A store that is unavailable is retried with backoff, in place, never skipped (property 7).
 
@@ -90,7 +90,7 @@ MAX_BATCH_BYTES = 256 * 1024
 
 class Sender:
     """Outputs go through a plain aiokafka producer (acks=all) rather than Faust's per-message send path,
-    which infra-notes measured at ~2,400 messages/s; every batch is awaited until the broker has it."""
+    measured at ~2,400 messages/s on the embedded broker; every batch is awaited until the broker has it."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -120,8 +120,8 @@ class Sender:
 
 
 def faust_app(settings: Settings) -> faust.App:
-    """The Faust app with the settings every worker of ours uses (infra-notes: short session timeout and
-    heartbeat on this broker; raw keys and values, decoded by our codec; no web server; acks=all; topics
+    """The Faust app with the settings every worker of ours uses (short session timeout and heartbeat, so
+    a lost worker's partitions move quickly; raw keys and values, decoded by our codec; no web server; acks=all; topics
     created by us, never declared by Faust)."""
     return faust.App(
         settings.app_id,
@@ -134,7 +134,7 @@ def faust_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
-        # No Tables are used (infra-notes), but Faust still creates a data folder: keep it out of the cwd.
+        # No Tables are used, but Faust still creates a data folder: keep it out of the cwd.
         datadir=tempfile.mkdtemp(prefix="rater-faust-"),
     )
 

@@ -277,15 +277,24 @@ def parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench",
         help="benchmarks; each prints one JSON line",
-        epilog="Environment: REDIS_URL (else an embedded server).",
+        epilog="Environment: REDIS_URL (else an embedded server); bench e2e also KAFKA_BOOTSTRAP (else an embedded "
+        "broker).",
     )
     benches = bench.add_subparsers(dest="bench", required=True)
-    kernel = benches.add_parser("kernel", help="the Redis draw-down kernel vs one HINCRBY script, same server and run")
+    kernel = benches.add_parser(
+        "kernel",
+        help="the Redis draw-down kernel vs one HINCRBY script, same server and run",
+        epilog="Environment: REDIS_URL (else an embedded server).",
+    )
     kernel.add_argument("--records", type=int, default=50_000)
     kernel.add_argument("--batch", type=int, default=100)
     kernel.add_argument("--clients", type=int, default=8)
     kernel.set_defaults(func=cmd_bench_kernel)
-    e2e = benches.add_parser("e2e", help="a rating worker vs a pass-through worker on the embedded stack, same run")
+    e2e = benches.add_parser(
+        "e2e",
+        help="a rating worker vs a pass-through worker on the embedded stack, same run",
+        epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (else embedded servers).",
+    )
     e2e.add_argument("--records", type=int, default=20_000)
     e2e.add_argument("--batch", type=int, default=200)
     e2e.add_argument("--partitions", type=int, default=4)

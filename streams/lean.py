@@ -104,7 +104,7 @@ class LeanLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=int(settings.session_timeout * 1000),
-            heartbeat_interval_ms=1000,  # infra-notes: short heartbeat and session on this broker
+            heartbeat_interval_ms=1000,  # short heartbeat and session: a lost worker's partitions move quickly
             max_poll_records=settings.batch_size,
         )
         consumer.subscribe([settings.topic(USAGE)], listener=_SettleFirst(self, consumer))

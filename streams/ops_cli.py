@@ -34,7 +34,9 @@ from streams.settlement import RATED_CHARGES, Provisioner, TopicPublisher
 from streams.topics import TopicSpec, create_topics
 
 PROVISION_ENV = (
-    "Environment: REDIS_URL (required), RATER_APP_ID (default rater), RATER_CONFIG (seeds an empty store); with "
+    "Environment: REDIS_URL (required), RATER_APP_ID (default rater), RATER_CONFIG (seeds an empty store), "
+    "KAFKA_BOOTSTRAP and RATER_TOPIC_PREFIX (where a cancellation publishes its adjustments on rated-charges; "
+    "without KAFKA_BOOTSTRAP a cancellation with prorated buckets to settle fails, changing nothing); with "
     "--via-topic also KAFKA_BOOTSTRAP (required), RATER_TOPIC_PREFIX and RATER_REPLICATION."
 )
 EXCEPTIONS_ENV = (

@@ -1,7 +1,8 @@
 """The API application: middlewares (JSON errors, bearer auth) and every feature module's routes.
 
 ``rater api`` runs it (:func:`run_api`); tests build it with :func:`build_api` around their own context.
-Paths under :data:`PUBLIC` need no token (health and the OpenAPI document); everything else does.
+Paths under :data:`PUBLIC` need no token (health, the OpenAPI document and the Prometheus metrics); everything
+else does.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def broker() -> Iterator[str]:
 
 
 async def test_topics_are_created_with_their_partition_counts(broker: str) -> None:
-    """Explicit creation (infra-notes: Tansu would auto-create any topic with 4 partitions)."""
+    """Explicit creation (Tansu auto-creates an unknown topic with 4 partitions)."""
     await create_topics(broker, [TopicSpec("usage-test", 6), TopicSpec("rated-test", 2)])
     await create_topics(broker, [TopicSpec("usage-test", 6)])  # idempotent
     admin = AIOKafkaAdminClient(bootstrap_servers=broker)
