@@ -148,10 +148,15 @@ class TopicPublisher:
         self.topic = topic
         self.producer: AIOKafkaProducer | None = None
 
-    async def __call__(self, key: bytes, value: bytes) -> None:
+    async def __call__(self, key: bytes | None, value: bytes) -> None:
         if self.producer is None:
-            self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
-            await self.producer.start()
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()  # its half-open connections; the next send tries afresh
+                raise
+            self.producer = producer
         await self.producer.send_and_wait(self.topic, key=key, value=value)
 
     async def close(self) -> None:
