@@ -37,7 +37,7 @@ from rater.redis_store import RedisStore
 from streams import metrics
 from streams.config_store import LiveRater
 from streams.settings import Settings
-from streams.topics import TopicSpec
+from streams.topics import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, OUTPUTS, RATED, USAGE, TopicSpec  # names re-exported
 
 log = logging.getLogger("rater.stream")
 T = TypeVar("T")
@@ -45,12 +45,14 @@ T = TypeVar("T")
 #: An output message: (topic name, key, value); the topic prefix is added when it is sent.
 Message = tuple[str, bytes, bytes]
 
-USAGE = "usage"
-RATED = "rated-charges"
-CROSSINGS = "tier-crossings"
-NOTIFICATIONS = "notifications"
-EXCEPTIONS = "rating-exceptions"
-OUTPUTS = (RATED, CROSSINGS, NOTIFICATIONS, EXCEPTIONS)
+__all__ = [
+    "CROSSINGS",
+    "EXCEPTIONS",
+    "NOTIFICATIONS",
+    "OUTPUTS",
+    "RATED",
+    "USAGE",
+]  # re-exported: its users import them here
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:

@@ -30,8 +30,8 @@ from rater.yamlio import YamlError, loads_yaml
 from streams.config_store import ConfigStore
 from streams.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess, usage_key
 from streams.provisioning_feed import PROVISIONING
-from streams.settlement import RATED_CHARGES, Provisioner, TopicPublisher
-from streams.topics import TopicSpec, create_topics
+from streams.settlement import Provisioner, TopicPublisher
+from streams.topics import RATED, USAGE, TopicSpec, create_topics
 
 PROVISION_ENV = (
     "Environment: REDIS_URL (required), RATER_APP_ID (default rater), RATER_CONFIG (seeds an empty store); with "
@@ -111,7 +111,7 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
             # when there is one; without one, such a cancellation is refused as retriable, changing nothing
             bootstrap_env = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
             topic_prefix = _env("RATER_TOPIC_PREFIX", "")
-            publisher = TopicPublisher(bootstrap_env, topic_prefix + RATED_CHARGES) if bootstrap_env else None
+            publisher = TopicPublisher(bootstrap_env, topic_prefix + RATED) if bootstrap_env else None
             provisioner = Provisioner(store, RedisStore(client), publisher)
             try:
                 for body in bodies:
@@ -222,7 +222,7 @@ async def _reprocess(ids: list[str], where: ExceptionFilter | None, force: bool)
     client = connect(_env("REDIS_URL"))
     producer = AIOKafkaProducer(bootstrap_servers=_env("KAFKA_BOOTSTRAP"), acks="all")
     await producer.start()
-    usage = _env("RATER_TOPIC_PREFIX", "") + "usage"
+    usage = _env("RATER_TOPIC_PREFIX", "") + USAGE
 
     async def send(key: bytes | None, value: bytes) -> None:
         await producer.send_and_wait(usage, key=key, value=value)
@@ -335,6 +335,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         epilog=SEND_ENV,
     )
     send.add_argument("file", help="usage records, one JSON object per line")
-    send.add_argument("--topic", default="usage", help="topic name before RATER_TOPIC_PREFIX (default usage)")
+    send.add_argument("--topic", default=USAGE, help="topic name before RATER_TOPIC_PREFIX (default usage)")
     send.add_argument("--quiet", action="store_true", help="no progress bar")
     send.set_defaults(func=cmd_send)

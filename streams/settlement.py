@@ -50,9 +50,6 @@ from rater.provisioning import (
 from rater.state import SettlementStore
 from streams.config_store import RESULT_TTL, ConfigStore, OperationResult
 
-#: The topic adjustments go to (streams.app.RATED, named here so the API does not import the Faust app).
-RATED_CHARGES = "rated-charges"
-
 #: The operations that can cancel an account-service, directly or through its package or account.
 SETTLING = (CancelAccountService, CancelAccountPackage, CancelAccount)
 

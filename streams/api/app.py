@@ -32,8 +32,8 @@ from streams.config_store import ConfigStore
 from streams.exceptions_index import ExceptionIndex, follow_exceptions
 from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS, follow_provisioning
 from streams.settings import Settings
-from streams.settlement import RATED_CHARGES, Provisioner, TopicPublisher
-from streams.topics import TopicSpec, create_topics
+from streams.settlement import Provisioner, TopicPublisher
+from streams.topics import EXCEPTIONS, RATED, USAGE, TopicSpec, create_topics
 
 log = logging.getLogger("rater.api")
 
@@ -183,8 +183,8 @@ async def background(app: web.Application) -> AsyncIterator[None]:
     API."""
     ctx = app[CONTEXT]
     settings = ctx.settings
-    usage = TopicPublisher(settings.kafka_bootstrap, settings.topic("usage"))
-    rated = TopicPublisher(settings.kafka_bootstrap, settings.topic(RATED_CHARGES))
+    usage = TopicPublisher(settings.kafka_bootstrap, settings.topic(USAGE))
+    rated = TopicPublisher(settings.kafka_bootstrap, settings.topic(RATED))
     ctx.extras[USAGE_SENDER] = usage
     store = ctx.extras.get(PROVISIONER) or ctx.extras[CONFIG_STORE]
     if isinstance(store, Provisioner):
@@ -210,7 +210,7 @@ async def background(app: web.Application) -> AsyncIterator[None]:
             await consumer.stop()
 
     async def exceptions() -> None:
-        consumer = _consumer(settings, settings.topic("rating-exceptions"), f"{settings.app_id}-exceptions")
+        consumer = _consumer(settings, settings.topic(EXCEPTIONS), f"{settings.app_id}-exceptions")
         try:
             await consumer.start()
             await follow_exceptions(index, consumer)

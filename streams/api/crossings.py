@@ -30,12 +30,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.api.auth import Principal, in_scope, require_account
 from streams.api.context import CONTEXT, context
 from streams.api.errors import api_error
+from streams.topics import CROSSINGS
 
 log = logging.getLogger("rater.api.crossings")
 
 routes = web.RouteTableDef()
 
-TOPIC = "tier-crossings"
 QUEUE_SIZE = 1000
 KEEP_ALIVE = 15.0
 _FEED = "crossing_feed"
@@ -124,7 +124,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
 async def crossing_feed(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: the feed runs from the app's start to its cleanup."""
     ctx = app[CONTEXT]
-    feed = CrossingFeed(ctx.settings.kafka_bootstrap, ctx.settings.topic(TOPIC))
+    feed = CrossingFeed(ctx.settings.kafka_bootstrap, ctx.settings.topic(CROSSINGS))
     ctx.extras[_FEED] = feed
     feed.start()
     yield
