@@ -133,16 +133,15 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
         # one partition, so operations apply in the order they are produced (a broker that auto-creates
         # topics would pick several)
         await create_topics(bootstrap, [TopicSpec(topic, 1, int(_env("RATER_REPLICATION", "1")))])
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
+        send = TopicPublisher(bootstrap, topic)
         try:
             for body in bodies:
                 named = {**body, "id": body.get("id") or uuid.uuid4().hex} if isinstance(body, dict) else body
                 op_id = str(named["id"]) if isinstance(named, dict) else uuid.uuid4().hex
                 ids.append(op_id)
-                await producer.send_and_wait(topic, key=op_id.encode(), value=orjson.dumps(named))
+                await send(op_id.encode(), orjson.dumps(named))
         finally:
-            await producer.stop()
+            await send.close()
         if store is None:
             for op_id in ids:
                 print(orjson.dumps({"operation": op_id, "status": "sent"}).decode())
@@ -219,14 +218,8 @@ def cmd_exceptions_reprocess(args: argparse.Namespace) -> int:
 
 
 async def _reprocess(ids: list[str], where: ExceptionFilter | None, force: bool) -> dict[str, Any]:
+    send = TopicPublisher(_env("KAFKA_BOOTSTRAP"), _env("RATER_TOPIC_PREFIX", "") + USAGE)
     client = connect(_env("REDIS_URL"))
-    producer = AIOKafkaProducer(bootstrap_servers=_env("KAFKA_BOOTSTRAP"), acks="all")
-    await producer.start()
-    usage = _env("RATER_TOPIC_PREFIX", "") + USAGE
-
-    async def send(key: bytes | None, value: bytes) -> None:
-        await producer.send_and_wait(usage, key=key, value=value)
-
     try:
         report = await reprocess(
             ExceptionIndex(client, _env("RATER_APP_ID", "rater")),
@@ -239,7 +232,7 @@ async def _reprocess(ids: list[str], where: ExceptionFilter | None, force: bool)
         )
         return report.to_dict()
     finally:
-        await producer.stop()
+        await send.close()
         await client.aclose()
 
 
