@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from redis import exceptions as redis_errors
@@ -43,9 +43,9 @@ from redis.typing import EncodableT, FieldT
 
 from rater.errors import ExceptionType, RetriableError
 from rater.keys import exception_key
+from streams.retry import retry
 
 log = logging.getLogger("rater.exceptions")
-T = TypeVar("T")
 
 #: Exception types that can be raised after the record's draw (the overflow or a tier had to be priced).
 AFTER_DRAW = frozenset(
@@ -363,21 +363,9 @@ async def follow_exceptions(
                     log.warning("rating-exceptions %s:%s: %s", message.partition, message.offset, exc)
                     continue
                 timestamp = message.timestamp if message.timestamp and message.timestamp > 0 else _now_ms()
-                await retry(lambda e=event, t=timestamp: index.record(e, t))  # type: ignore[misc]
+                await retry(lambda e=event, t=timestamp: index.record(e, t), "indexing an exception")  # type: ignore[misc]
         if batch:
             await consumer.commit()
-
-
-async def retry(call: Callable[[], Awaitable[T]]) -> T:
-    """Run ``call`` until the store answers, backing off up to 5 s (never skipping, property 7)."""
-    delay = 0.1
-    while True:
-        try:
-            return await call()
-        except RetriableError as exc:
-            log.warning("state store unavailable, retrying in %.1f s: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 def _now_ms() -> int:
