@@ -43,6 +43,7 @@ from redis.typing import EncodableT, FieldT
 
 from rater.errors import ExceptionType, RetriableError
 from rater.keys import exception_key
+from rater.redis_store import UNAVAILABLE, guarded
 from streams.retry import retry
 
 log = logging.getLogger("rater.exceptions")
@@ -255,14 +256,11 @@ class ExceptionIndex:
                     return await change(pipe)
             except redis_errors.WatchError:
                 continue
-            except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            except UNAVAILABLE as exc:
                 raise RetriableError(f"state store unavailable: {exc}") from exc
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
-        try:
-            return await awaitable
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        return await guarded(awaitable)
 
 
 def _matches(entry: Mapping[str, Any], where: ExceptionFilter) -> bool:

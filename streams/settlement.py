@@ -32,7 +32,6 @@ from typing import Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from redis import exceptions as redis_errors
 
 from rater.batch import settle_cancellation
 from rater.engine import Rater
@@ -47,6 +46,7 @@ from rater.provisioning import (
     apply,
     cancelled_services,
 )
+from rater.redis_store import guarded
 from rater.state import SettlementStore
 from streams.config_store import RESULT_TTL, ConfigStore, OperationResult
 
@@ -110,19 +110,13 @@ class Provisioner:
 
     async def settled(self, operation: str) -> list[bytes] | None:
         """The events operation ``operation`` settled, as published; ``None`` before it settled."""
-        try:
-            raw = await self.config.client.get(settlement_key(self.config.app, operation))
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        raw = await guarded(self.config.client.get(settlement_key(self.config.app, operation)))
         return None if raw is None else [event.encode() for event in orjson.loads(raw)]
 
     async def _keep(self, operation: str, events: list[bytes]) -> list[bytes]:
         """Keep the first settlement of ``operation`` (``SET NX``) and answer the one kept."""
         body = orjson.dumps([event.decode() for event in events])
-        try:
-            await self.config.client.set(settlement_key(self.config.app, operation), body, nx=True, ex=RESULT_TTL)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        await guarded(self.config.client.set(settlement_key(self.config.app, operation), body, nx=True, ex=RESULT_TTL))
         kept = await self.settled(operation)
         assert kept is not None
         return kept
