@@ -299,21 +299,23 @@ async def reprocess(
     An exception raised after its draw whose stored draw has expired (older than ``result_ttl_s``, the
     worker's ``RATER_RESULT_TTL``) is skipped: rating it again would draw its buckets a second time.
     ``force`` sends it anyway (and sends entries already reprocessed)."""
-    chosen = list(dict.fromkeys(ids))
+    chosen: dict[str, dict[str, Any] | None] = dict.fromkeys(ids)  # record id -> its entry once read
     if where is not None:
         status = where.status if where.status is not None or force else "open"
         page = ExceptionFilter(where.type, where.account, where.since_ms, where.until_ms, status, MAX_LIMIT, 0)
         while True:
             found, cursor = await index.find(page)
-            chosen += [entry["record_id"] for entry in found if entry["record_id"] not in chosen]
+            for matched in found:
+                if chosen.get(matched["record_id"]) is None:
+                    chosen[matched["record_id"]] = matched
             if cursor is None:
                 break
             page = ExceptionFilter(
                 page.type, page.account, page.since_ms, page.until_ms, page.status, MAX_LIMIT, cursor
             )
     report = ReprocessReport([], [])
-    for record_id in chosen:
-        entry = await index.get(record_id)
+    for record_id, read in chosen.items():
+        entry = read if read is not None else await index.get(record_id)
         if entry is None:
             report.skipped.append({"record_id": record_id, "reason": "not found"})
             continue
