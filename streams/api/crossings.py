@@ -177,7 +177,7 @@ async def crossing_stream(request: web.Request) -> web.StreamResponse:
             holder = event.get("account")
             if isinstance(holder, str) and in_scope(scope, holder, subscriptions):
                 await response.write(_message(event))
-    except (ConnectionResetError, ConnectionError):
+    except ConnectionError:
         pass  # the client went away
     finally:
         feed.unsubscribe(queue)
