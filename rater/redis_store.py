@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 import hiredis
 import orjson
@@ -45,6 +45,21 @@ class HiredisPackingConnection(Connection):
         if (isinstance(head, str) and " " in head) or (isinstance(head, bytes) and b" " in head):
             args = (*head.split(), *args[1:])
         return [hiredis.pack_command(args)]
+
+
+T = TypeVar("T")
+
+#: What a Redis client raises when the store cannot answer now (a retry may succeed).
+UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ClusterDownError)
+
+
+async def guarded(awaitable: Awaitable[T]) -> T:
+    """``await awaitable``, a store that cannot answer raised as :class:`~rater.errors.RetriableError` (the
+    API answers it with ``503``, the worker retries it)."""
+    try:
+        return await awaitable
+    except UNAVAILABLE as exc:
+        raise RetriableError(f"state store unavailable: {exc}") from exc
 
 
 def connect(url: str, **options: Any) -> Redis:
@@ -179,7 +194,7 @@ class RedisStore:
                 )
             else:
                 await self.client.function_load(LIBRARY, replace=True)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
         self._loaded = True
 
@@ -206,7 +221,7 @@ class RedisStore:
             for keys, args in encoded:
                 command("FCALL", "rater_draw", len(keys), *keys, *args)
             return list(await pipe.execute())
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ClusterDownError) as exc:
+        except UNAVAILABLE as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
 
     async def draw(self, record_key: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
@@ -216,7 +231,7 @@ class RedisStore:
     async def fields(self, key: str) -> dict[str, int]:
         try:
             raw = await self.client.hgetall(key)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
         return {_text(name): int(value) for name, value in raw.items()}
 
@@ -241,7 +256,7 @@ class RedisStore:
         args = [field, str(expected), str(value), str(self.result_ttl), payload]
         try:
             reply = await self.client.fcall("rater_adjust", 2, operation_key, key, *args)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
         if reply is None:
             return None
@@ -271,7 +286,7 @@ async def read_hashes(client: Client, keys: Sequence[str]) -> dict[str, dict[str
         return {}
     try:
         replies = await client.eval(READ_HASHES, len(keys), *keys)
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ClusterDownError) as exc:
+    except UNAVAILABLE as exc:
         raise RetriableError(f"state store unavailable: {exc}") from exc
     out: dict[str, dict[str, int]] = {}
     for key, flat in zip(keys, replies, strict=True):

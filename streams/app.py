@@ -21,9 +21,9 @@ import asyncio
 import datetime as dt
 import logging
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import faust
 import orjson
@@ -31,26 +31,27 @@ from aiokafka import AIOKafkaProducer
 
 from rater.batch import rate_batch, tick
 from rater.engine import Rater
-from rater.errors import RetriableError
 from rater.events import Notification, Outcome, RatedCharge
 from rater.redis_store import RedisStore
 from streams import metrics
 from streams.config_store import LiveRater
+from streams.retry import retry
 from streams.settings import Settings
-from streams.topics import TopicSpec
+from streams.topics import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, OUTPUTS, RATED, USAGE, TopicSpec  # names re-exported
 
 log = logging.getLogger("rater.stream")
-T = TypeVar("T")
 
 #: An output message: (topic name, key, value); the topic prefix is added when it is sent.
 Message = tuple[str, bytes, bytes]
 
-USAGE = "usage"
-RATED = "rated-charges"
-CROSSINGS = "tier-crossings"
-NOTIFICATIONS = "notifications"
-EXCEPTIONS = "rating-exceptions"
-OUTPUTS = (RATED, CROSSINGS, NOTIFICATIONS, EXCEPTIONS)
+__all__ = [
+    "CROSSINGS",
+    "EXCEPTIONS",
+    "NOTIFICATIONS",
+    "OUTPUTS",
+    "RATED",
+    "USAGE",
+]  # re-exported: its users import them here
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -231,24 +232,12 @@ async def _configuration_in_force(pipeline: Pipeline) -> None:
     rebuilds the Rater, so every record of a batch that starts after a change is acknowledged sees it."""
     live = pipeline.live
     if live is not None:
-        pipeline.rater = await _retry("the configuration version", live.current)
+        pipeline.rater = await retry(live.current, "the configuration version")
 
 
 async def _tick_with_retry(pipeline: Pipeline, moment: dt.datetime) -> list[Notification]:
-    return await _retry("the tick", lambda: tick(pipeline.rater, pipeline.store, moment))
+    return await retry(lambda: tick(pipeline.rater, pipeline.store, moment), "the tick")
 
 
 async def _rate_with_retry(pipeline: Pipeline, items: Sequence[tuple[bytes, str]]) -> list[tuple[str, Outcome]]:
-    return await _retry("the batch", lambda: rate_batch(pipeline.rater, pipeline.store, items))
-
-
-async def _retry(what: str, call: Callable[[], Awaitable[T]]) -> T:
-    """Run ``call`` until it does not raise :class:`RetriableError`, backing off up to 5 s (property 7)."""
-    delay = 0.1
-    while True:
-        try:
-            return await call()
-        except RetriableError as exc:
-            log.warning("state store unavailable, retrying %s in %.1f s: %s", what, delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    return await retry(lambda: rate_batch(pipeline.rater, pipeline.store, items), "the batch")

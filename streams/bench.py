@@ -37,7 +37,7 @@ from rater.keys import bucket_key, record_key
 from rater.redis_store import RedisStore, connect
 from rater.state import Counter, DrawRequest
 from streams.servers import KafkaBroker, RedisServer, stop_process
-from streams.topics import TopicSpec, create_topics
+from streams.topics import EXCEPTIONS, OUTPUTS, RATED, USAGE, TopicSpec, create_topics
 
 BASELINE = "return redis.call('HINCRBY', KEYS[1], 'n', 1)"
 
@@ -282,7 +282,7 @@ async def _run_phase(
         async def produce() -> None:
             for key, value in data:
                 sent[orjson.loads(value)["record_id"]] = time.perf_counter()
-                await producer.send(settings_env["RATER_TOPIC_PREFIX"] + "usage", key=key, value=value)
+                await producer.send(settings_env["RATER_TOPIC_PREFIX"] + USAGE, key=key, value=value)
             await producer.flush()
 
         producing = asyncio.create_task(produce())
@@ -323,7 +323,7 @@ async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partiti
         for name, module, consumer, outputs in (
             ("passthrough", "streams.passthrough", "faust", ["rated-charges"]),
             ("lean_passthrough", "streams.passthrough", "lean", ["rated-charges"]),
-            ("rating", "streams.worker", "lean", ["rated-charges", "rating-exceptions"]),
+            ("rating", "streams.worker", "lean", [RATED, EXCEPTIONS]),
         ):
             prefix = f"bench-{name}-{random.randrange(10**8)}-"  # noqa: S311
             env = {
@@ -340,10 +340,7 @@ async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partiti
                 "RATER_LOG_LEVEL": "warning",
                 "RATER_CONSUMER": consumer,
             }
-            specs = [
-                TopicSpec(prefix + topic, partitions)
-                for topic in ("usage", "rated-charges", "tier-crossings", "notifications", "rating-exceptions")
-            ]
+            specs = [TopicSpec(prefix + topic, partitions) for topic in (USAGE, *OUTPUTS)]
             await create_topics(bootstrap, specs)
             phases[name] = await _run_phase(bootstrap, env, module, data, [prefix + topic for topic in outputs])
     rating = phases["rating"]

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from rater.catalog import catalog_document, load_catalog
@@ -42,6 +41,7 @@ from rater.engine import Rater
 from rater.errors import RetriableError
 from rater.keys import config_key, operation_key
 from rater.provisioning import Config, Operation, ProvisioningError, account_json, apply, compile_config
+from rater.redis_store import guarded
 from rater.subscriptions import Account, load_subscriptions
 
 log = logging.getLogger("rater.config")
@@ -126,19 +126,13 @@ class ConfigStore:
 
     async def version(self) -> int:
         """The version in force (0: none yet); one GET."""
-        try:
-            raw = await self.client.get(config_key(self.app, "version"))
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        raw = await guarded(self.client.get(config_key(self.app, "version")))
         return int(raw or 0)
 
     async def snapshot(self) -> tuple[int, Config]:
         """The version and the compiled configuration in force, read in one atomic step (compiled once per
         version).  Raises ``LookupError`` when the store holds no configuration yet."""
-        try:
-            raw_version, raw_catalog, flat = await self._read(keys=self._keys())
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        raw_version, raw_catalog, flat = await guarded(self._read(keys=self._keys()))
         version = int(raw_version)
         if version == 0 or not raw_catalog:
             raise LookupError(f"no configuration stored for {self.app!r}")
@@ -182,10 +176,7 @@ class ConfigStore:
         return await self.snapshot()
 
     async def result(self, operation: str) -> OperationResult | None:
-        try:
-            raw = await self.client.get(operation_key(self.app, operation))
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        raw = await guarded(self.client.get(operation_key(self.app, operation)))
         return OperationResult.from_dict(orjson.loads(raw)) if raw else None
 
     async def submit(self, operation: Operation) -> OperationResult:
@@ -242,38 +233,29 @@ class ConfigStore:
             str(LOG_LENGTH),
         ]
         keys = [*self._keys(), operation_key(self.app, result.operation), config_key(self.app, "log")]
-        try:
-            return int(await self._cas(keys=keys, args=[*args, *pairs]))
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        return int(await guarded(self._cas(keys=keys, args=[*args, *pairs])))
 
     async def store_refusal(self, result: OperationResult) -> None:
         """A refusal is kept for status queries, but never over an applied result of the same id (NX on a
         fresh id; a repeated refusal overwrites the earlier refusal)."""
         key = operation_key(self.app, result.operation)
         body = orjson.dumps(result.to_dict())
-        try:
-            current = await self.client.get(key)
-            if current is None or b'"status":"applied"' not in current:
-                await self.client.set(key, body, ex=RESULT_TTL)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        current = await guarded(self.client.get(key))
+        if current is None or b'"status":"applied"' not in current:
+            await guarded(self.client.set(key, body, ex=RESULT_TTL))
 
     async def report(self, worker: str, version: int) -> None:
         """Record that ``worker`` rates with ``version`` now (``workers`` hash; shown by ``GET /v1/configuration``,
         so an operator sees a change reach every worker)."""
         body = orjson.dumps({"version": version, "at": _now()})
-        try:
-            await self.client.hset(config_key(self.app, "workers"), worker, body)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        await guarded(self.client.hset(config_key(self.app, "workers"), worker, body))
 
     async def workers(self) -> dict[str, Any]:
-        raw = await self.client.hgetall(config_key(self.app, "workers"))
+        raw = await guarded(self.client.hgetall(config_key(self.app, "workers")))
         return {_text(name): orjson.loads(value) for name, value in sorted(raw.items())}
 
     async def history(self, count: int = 100) -> list[dict[str, Any]]:
-        raw = await self.client.lrange(config_key(self.app, "log"), 0, count - 1)
+        raw = await guarded(self.client.lrange(config_key(self.app, "log"), 0, count - 1))
         return [orjson.loads(item) for item in raw]
 
 

@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from redis import exceptions as redis_errors
@@ -43,9 +43,10 @@ from redis.typing import EncodableT, FieldT
 
 from rater.errors import ExceptionType, RetriableError
 from rater.keys import exception_key
+from rater.redis_store import UNAVAILABLE, guarded
+from streams.retry import retry
 
 log = logging.getLogger("rater.exceptions")
-T = TypeVar("T")
 
 #: Exception types that can be raised after the record's draw (the overflow or a tier had to be priced).
 AFTER_DRAW = frozenset(
@@ -255,14 +256,11 @@ class ExceptionIndex:
                     return await change(pipe)
             except redis_errors.WatchError:
                 continue
-            except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            except UNAVAILABLE as exc:
                 raise RetriableError(f"state store unavailable: {exc}") from exc
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
-        try:
-            return await awaitable
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        return await guarded(awaitable)
 
 
 def _matches(entry: Mapping[str, Any], where: ExceptionFilter) -> bool:
@@ -301,21 +299,23 @@ async def reprocess(
     An exception raised after its draw whose stored draw has expired (older than ``result_ttl_s``, the
     worker's ``RATER_RESULT_TTL``) is skipped: rating it again would draw its buckets a second time.
     ``force`` sends it anyway (and sends entries already reprocessed)."""
-    chosen = list(dict.fromkeys(ids))
+    chosen: dict[str, dict[str, Any] | None] = dict.fromkeys(ids)  # record id -> its entry once read
     if where is not None:
         status = where.status if where.status is not None or force else "open"
         page = ExceptionFilter(where.type, where.account, where.since_ms, where.until_ms, status, MAX_LIMIT, 0)
         while True:
             found, cursor = await index.find(page)
-            chosen += [entry["record_id"] for entry in found if entry["record_id"] not in chosen]
+            for matched in found:
+                if chosen.get(matched["record_id"]) is None:
+                    chosen[matched["record_id"]] = matched
             if cursor is None:
                 break
             page = ExceptionFilter(
                 page.type, page.account, page.since_ms, page.until_ms, page.status, MAX_LIMIT, cursor
             )
     report = ReprocessReport([], [])
-    for record_id in chosen:
-        entry = await index.get(record_id)
+    for record_id, read in chosen.items():
+        entry = read if read is not None else await index.get(record_id)
         if entry is None:
             report.skipped.append({"record_id": record_id, "reason": "not found"})
             continue
@@ -363,21 +363,9 @@ async def follow_exceptions(
                     log.warning("rating-exceptions %s:%s: %s", message.partition, message.offset, exc)
                     continue
                 timestamp = message.timestamp if message.timestamp and message.timestamp > 0 else _now_ms()
-                await retry(lambda e=event, t=timestamp: index.record(e, t))  # type: ignore[misc]
+                await retry(lambda e=event, t=timestamp: index.record(e, t), "indexing an exception")  # type: ignore[misc]
         if batch:
             await consumer.commit()
-
-
-async def retry(call: Callable[[], Awaitable[T]]) -> T:
-    """Run ``call`` until the store answers, backing off up to 5 s (never skipping, property 7)."""
-    delay = 0.1
-    while True:
-        try:
-            return await call()
-        except RetriableError as exc:
-            log.warning("state store unavailable, retrying in %.1f s: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 def _now_ms() -> int:

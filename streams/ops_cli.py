@@ -30,8 +30,8 @@ from rater.yamlio import YamlError, loads_yaml
 from streams.config_store import ConfigStore
 from streams.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess, usage_key
 from streams.provisioning_feed import PROVISIONING
-from streams.settlement import RATED_CHARGES, Provisioner, TopicPublisher
-from streams.topics import TopicSpec, create_topics
+from streams.settlement import Provisioner, TopicPublisher
+from streams.topics import RATED, USAGE, TopicSpec, create_topics
 
 PROVISION_ENV = (
     "Environment: REDIS_URL (required), RATER_APP_ID (default rater), RATER_CONFIG (seeds an empty store), "
@@ -113,7 +113,7 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
             # when there is one; without one, such a cancellation is refused as retriable, changing nothing
             bootstrap_env = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
             topic_prefix = _env("RATER_TOPIC_PREFIX", "")
-            publisher = TopicPublisher(bootstrap_env, topic_prefix + RATED_CHARGES) if bootstrap_env else None
+            publisher = TopicPublisher(bootstrap_env, topic_prefix + RATED) if bootstrap_env else None
             provisioner = Provisioner(store, RedisStore(client), publisher)
             try:
                 for body in bodies:
@@ -135,16 +135,15 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
         # one partition, so operations apply in the order they are produced (a broker that auto-creates
         # topics would pick several)
         await create_topics(bootstrap, [TopicSpec(topic, 1, int(_env("RATER_REPLICATION", "1")))])
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
+        send = TopicPublisher(bootstrap, topic)
         try:
             for body in bodies:
                 named = {**body, "id": body.get("id") or uuid.uuid4().hex} if isinstance(body, dict) else body
                 op_id = str(named["id"]) if isinstance(named, dict) else uuid.uuid4().hex
                 ids.append(op_id)
-                await producer.send_and_wait(topic, key=op_id.encode(), value=orjson.dumps(named))
+                await send(op_id.encode(), orjson.dumps(named))
         finally:
-            await producer.stop()
+            await send.close()
         if store is None:
             for op_id in ids:
                 print(orjson.dumps({"operation": op_id, "status": "sent"}).decode())
@@ -221,14 +220,8 @@ def cmd_exceptions_reprocess(args: argparse.Namespace) -> int:
 
 
 async def _reprocess(ids: list[str], where: ExceptionFilter | None, force: bool) -> dict[str, Any]:
+    send = TopicPublisher(_env("KAFKA_BOOTSTRAP"), _env("RATER_TOPIC_PREFIX", "") + USAGE)
     client = connect(_env("REDIS_URL"))
-    producer = AIOKafkaProducer(bootstrap_servers=_env("KAFKA_BOOTSTRAP"), acks="all")
-    await producer.start()
-    usage = _env("RATER_TOPIC_PREFIX", "") + "usage"
-
-    async def send(key: bytes | None, value: bytes) -> None:
-        await producer.send_and_wait(usage, key=key, value=value)
-
     try:
         report = await reprocess(
             ExceptionIndex(client, _env("RATER_APP_ID", "rater")),
@@ -241,7 +234,7 @@ async def _reprocess(ids: list[str], where: ExceptionFilter | None, force: bool)
         )
         return report.to_dict()
     finally:
-        await producer.stop()
+        await send.close()
         await client.aclose()
 
 
@@ -337,6 +330,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         epilog=SEND_ENV,
     )
     send.add_argument("file", help="usage records, one JSON object per line")
-    send.add_argument("--topic", default="usage", help="topic name before RATER_TOPIC_PREFIX (default usage)")
+    send.add_argument("--topic", default=USAGE, help="topic name before RATER_TOPIC_PREFIX (default usage)")
     send.add_argument("--quiet", action="store_true", help="no progress bar")
     send.set_defaults(func=cmd_send)

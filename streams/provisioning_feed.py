@@ -23,7 +23,7 @@ import orjson
 
 from rater.provisioning import ProvisioningError, parse_operation
 from streams.config_store import OperationResult
-from streams.exceptions_index import retry
+from streams.retry import retry
 from streams.settlement import Submitter
 
 log = logging.getLogger("rater.provisioning")
@@ -63,7 +63,7 @@ async def follow_provisioning(
         for records in batch.values():
             for message in records:
                 fallback = f"{message.topic}:{message.partition}:{message.offset}"
-                result = await retry(lambda m=message, f=fallback: apply_message(store, m.value, f))  # type: ignore[misc]
+                result = await retry(lambda m=message, f=fallback: apply_message(store, m.value, f), "an operation")  # type: ignore[misc]
                 if result.status != "applied":
                     log.warning("provisioning operation %s refused: %s", result.operation, result.error)
                 await producer.send_and_wait(

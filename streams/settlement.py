@@ -32,7 +32,6 @@ from typing import Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from redis import exceptions as redis_errors
 
 from rater.batch import settle_cancellation
 from rater.engine import Rater
@@ -47,11 +46,9 @@ from rater.provisioning import (
     apply,
     cancelled_services,
 )
+from rater.redis_store import guarded
 from rater.state import SettlementStore
 from streams.config_store import RESULT_TTL, ConfigStore, OperationResult
-
-#: The topic adjustments go to (streams.app.RATED, named here so the API does not import the Faust app).
-RATED_CHARGES = "rated-charges"
 
 #: The operations that can cancel an account-service, directly or through its package or account.
 SETTLING = (CancelAccountService, CancelAccountPackage, CancelAccount)
@@ -113,19 +110,13 @@ class Provisioner:
 
     async def settled(self, operation: str) -> list[bytes] | None:
         """The events operation ``operation`` settled, as published; ``None`` before it settled."""
-        try:
-            raw = await self.config.client.get(settlement_key(self.config.app, operation))
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        raw = await guarded(self.config.client.get(settlement_key(self.config.app, operation)))
         return None if raw is None else [event.encode() for event in orjson.loads(raw)]
 
     async def _keep(self, operation: str, events: list[bytes]) -> list[bytes]:
         """Keep the first settlement of ``operation`` (``SET NX``) and answer the one kept."""
         body = orjson.dumps([event.decode() for event in events])
-        try:
-            await self.config.client.set(settlement_key(self.config.app, operation), body, nx=True, ex=RESULT_TTL)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise RetriableError(f"state store unavailable: {exc}") from exc
+        await guarded(self.config.client.set(settlement_key(self.config.app, operation), body, nx=True, ex=RESULT_TTL))
         kept = await self.settled(operation)
         assert kept is not None
         return kept
@@ -148,10 +139,15 @@ class TopicPublisher:
         self.topic = topic
         self.producer: AIOKafkaProducer | None = None
 
-    async def __call__(self, key: bytes, value: bytes) -> None:
+    async def __call__(self, key: bytes | None, value: bytes) -> None:
         if self.producer is None:
-            self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
-            await self.producer.start()
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()  # its half-open connections; the next send tries afresh
+                raise
+            self.producer = producer
         await self.producer.send_and_wait(self.topic, key=key, value=value)
 
     async def close(self) -> None:

@@ -13,6 +13,16 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+#: The pipeline's topics (names before ``RATER_TOPIC_PREFIX``).  Here, not in the Faust app, so the API and
+#: the operator commands name them without importing Faust.
+USAGE = "usage"
+RATED = "rated-charges"
+CROSSINGS = "tier-crossings"
+NOTIFICATIONS = "notifications"
+EXCEPTIONS = "rating-exceptions"
+#: What a worker produces.
+OUTPUTS = (RATED, CROSSINGS, NOTIFICATIONS, EXCEPTIONS)
+
 
 @dataclass(frozen=True)
 class TopicSpec:

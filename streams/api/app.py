@@ -33,8 +33,8 @@ from streams.config_store import ConfigStore
 from streams.exceptions_index import ExceptionIndex, follow_exceptions
 from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS, follow_provisioning
 from streams.settings import Settings
-from streams.settlement import RATED_CHARGES, Provisioner
-from streams.topics import TopicSpec, create_topics
+from streams.settlement import Provisioner, TopicPublisher
+from streams.topics import EXCEPTIONS, RATED, USAGE, TopicSpec, create_topics
 
 log = logging.getLogger("rater.api")
 
@@ -177,47 +177,41 @@ async def _seed(settings: Settings) -> None:
 
 
 async def background(app: web.Application) -> AsyncIterator[None]:
-    """Kafka beside the handlers: the producer that reprocessing and cancellations' adjustments send with
-    (``usage``; ``rated-charges``, R41), the ``provisioning`` consumer
+    """Kafka beside the handlers: the publishers that reprocessing and cancellations' adjustments send with
+    (``usage``; ``rated-charges``, R41; each connects on first use), the ``provisioning`` consumer
     (group ``<app id>-provisioning``) and the ``rating-exceptions`` indexer (group ``<app id>-exceptions``).
-    A task that fails is logged and restarted after a pause; neither can stop the API."""
+    A task that fails (a broker down included) is logged and restarted after a pause; neither can stop the
+    API."""
     ctx = app[CONTEXT]
     settings = ctx.settings
-    await create_topics(
-        settings.kafka_bootstrap,
-        [
-            TopicSpec(settings.topic(PROVISIONING), 1, settings.replication),
-            TopicSpec(settings.topic(PROVISIONING_RESULTS), 1, settings.replication),
-        ],
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    usage = settings.topic("usage")
-
-    async def send(key: bytes | None, value: bytes) -> None:
-        await producer.send_and_wait(usage, key=key, value=value)
-
-    ctx.extras[USAGE_SENDER] = send
-    rated = settings.topic(RATED_CHARGES)
-
-    async def publish(key: bytes, value: bytes) -> None:
-        await producer.send_and_wait(rated, key=key, value=value)
-
+    usage = TopicPublisher(settings.kafka_bootstrap, settings.topic(USAGE))
+    rated = TopicPublisher(settings.kafka_bootstrap, settings.topic(RATED))
+    ctx.extras[USAGE_SENDER] = usage
     store = ctx.extras.get(PROVISIONER) or ctx.extras[CONFIG_STORE]
     if isinstance(store, Provisioner):
-        store.publish = publish
+        store.publish = rated
     index = ctx.extras[EXCEPTION_INDEX]
 
     async def provisioning() -> None:
+        await create_topics(
+            settings.kafka_bootstrap,
+            [
+                TopicSpec(settings.topic(PROVISIONING), 1, settings.replication),
+                TopicSpec(settings.topic(PROVISIONING_RESULTS), 1, settings.replication),
+            ],
+        )
         consumer = _consumer(settings, settings.topic(PROVISIONING), f"{settings.app_id}-provisioning")
-        try:  # stopped even when cancelled while it starts (joining the group): no leaked connections
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        try:  # stopped even when cancelled while they start (joining the group): no leaked connections
             await consumer.start()
+            await producer.start()
             await follow_provisioning(store, consumer, producer, settings.topic(PROVISIONING_RESULTS))
         finally:
+            await producer.stop()
             await consumer.stop()
 
     async def exceptions() -> None:
-        consumer = _consumer(settings, settings.topic("rating-exceptions"), f"{settings.app_id}-exceptions")
+        consumer = _consumer(settings, settings.topic(EXCEPTIONS), f"{settings.app_id}-exceptions")
         try:
             await consumer.start()
             await follow_exceptions(index, consumer)
@@ -234,7 +228,8 @@ async def background(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await producer.stop()
+        await usage.close()
+        await rated.close()
 
 
 def _consumer(settings: Settings, topic: str, group: str) -> AIOKafkaConsumer:

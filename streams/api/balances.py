@@ -23,7 +23,7 @@ from rater.subscriptions import Subscriptions
 from streams import metrics
 from streams.api.auth import principal_of, require_account
 from streams.api.context import ApiContext, context
-from streams.api.errors import api_error, json_response
+from streams.api.errors import api_error, json_response, only_query
 
 routes = web.RouteTableDef()
 
@@ -57,11 +57,7 @@ def parse_moment(text: str | None, now: dt.datetime | None = None) -> dt.datetim
 
 
 async def _respond(request: web.Request, balances: Balances, selection: Selection) -> web.Response:
-    unknown = sorted(set(request.query) - {"at"})
-    if unknown:  # a misspelt ?at= would otherwise silently show now
-        raise api_error(400, "bad_request", f"unknown query parameter {unknown[0]!r}; balances take only at")
-    if len(request.query.getall("at", [])) > 1:
-        raise api_error(400, "bad_request", "at is given more than once")
+    only_query(request, "at")  # a misspelt ?at= would otherwise silently show now
     moment = parse_moment(request.query.get("at"))
     start = time.perf_counter()
     try:

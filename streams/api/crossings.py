@@ -27,44 +27,52 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from rater.errors import RetriableError
+from rater.subscriptions import Subscriptions
 from streams.api.auth import Principal, in_scope, require_account
-from streams.api.context import CONTEXT, context
+from streams.api.context import CONTEXT, ConfigReader, context
 from streams.api.errors import api_error
+from streams.topics import CROSSINGS
 
 log = logging.getLogger("rater.api.crossings")
 
 routes = web.RouteTableDef()
 
-TOPIC = "tier-crossings"
 QUEUE_SIZE = 1000
 KEEP_ALIVE = 15.0
 _FEED = "crossing_feed"
 
+#: A crossing event and the subscriptions in force when the feed consumed it.
+Crossing = tuple[dict[str, Any], Subscriptions]
+
 
 class CrossingFeed:
-    """The ``tier-crossings`` consumer and its subscribers (one bounded queue per open stream)."""
+    """The ``tier-crossings`` consumer and its subscribers (one bounded queue per open stream).  Each event
+    goes out with the subscriptions in force when it was consumed (read once with ``config`` for every
+    stream, so a stream's scope follows provisioning)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, config: ConfigReader) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.config = config
         self.ready = asyncio.Event()
         """Set once every partition's position is fixed at its end: crossings from then on are seen."""
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._subscribers: set[asyncio.Queue[Crossing]] = set()
         self._task: asyncio.Task[None] | None = None
 
-    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+    def subscribe(self) -> asyncio.Queue[Crossing]:
+        queue: asyncio.Queue[Crossing] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Crossing]) -> None:
         self._subscribers.discard(queue)
 
-    def publish(self, event: dict[str, Any]) -> None:
+    def publish(self, event: dict[str, Any], subscriptions: Subscriptions) -> None:
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()  # a slow client loses its oldest crossing, never blocks the others
-            queue.put_nowait(event)
+            queue.put_nowait((event, subscriptions))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="crossing-feed")
@@ -105,8 +113,14 @@ class CrossingFeed:
                     event = orjson.loads(message.value) if message.value is not None else None
                 except orjson.JSONDecodeError:
                     continue
-                if isinstance(event, dict):
-                    self.publish(event)
+                if not isinstance(event, dict) or not self._subscribers:
+                    continue
+                try:
+                    _, subscriptions = await self.config()
+                except RetriableError as exc:  # best effort: the topic keeps the crossing
+                    log.warning("crossing feed: dropped a crossing: %s", exc)
+                    continue
+                self.publish(event, subscriptions)
         finally:
             await asyncio.shield(consumer.stop())  # closed even when cancelled half-way through start
 
@@ -124,7 +138,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
 async def crossing_feed(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: the feed runs from the app's start to its cleanup."""
     ctx = app[CONTEXT]
-    feed = CrossingFeed(ctx.settings.kafka_bootstrap, ctx.settings.topic(TOPIC))
+    feed = CrossingFeed(ctx.settings.kafka_bootstrap, ctx.settings.topic(CROSSINGS), ctx.config)
     ctx.extras[_FEED] = feed
     feed.start()
     yield
@@ -156,15 +170,14 @@ async def crossing_stream(request: web.Request) -> web.StreamResponse:
         await response.write(b": connected\n\n")
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), KEEP_ALIVE)
+                event, subscriptions = await asyncio.wait_for(queue.get(), KEEP_ALIVE)
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
-            _, subscriptions = await ctx.config()  # the scope follows provisioning
             holder = event.get("account")
             if isinstance(holder, str) and in_scope(scope, holder, subscriptions):
                 await response.write(_message(event))
-    except (ConnectionResetError, ConnectionError):
+    except ConnectionError:
         pass  # the client went away
     finally:
         feed.unsubscribe(queue)

@@ -22,7 +22,7 @@ from rater.errors import ExceptionType
 from streams.api.auth import principal_of, require_account, require_operator
 from streams.api.context import ApiContext, context
 from streams.api.errors import api_error, json_response, only_query
-from streams.exceptions_index import MAX_LIMIT, STATUSES, ExceptionFilter, ExceptionIndex, Send, public, reprocess
+from streams.exceptions_index import MAX_LIMIT, STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess
 
 routes = web.RouteTableDef()
 
@@ -135,7 +135,7 @@ async def reprocess_exceptions(request: web.Request) -> web.Response:
         raise api_error(503, "unavailable", "no producer for the usage topic")
     report = await reprocess(
         exception_index(ctx),
-        _sender(send),
+        send,
         ids=ids,
         where=where,
         force=force,
@@ -143,8 +143,3 @@ async def reprocess_exceptions(request: web.Request) -> web.Response:
         result_ttl_s=ctx.settings.result_ttl,
     )
     return json_response(report.to_dict())
-
-
-def _sender(send: Any) -> Send:
-    sender: Send = send
-    return sender

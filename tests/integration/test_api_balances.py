@@ -17,7 +17,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
+from rater.errors import RetriableError
 from streams.api.app import build_api
+from streams.api.provisioning import CONFIG_STORE
+from streams.config_store import ConfigStore
 from tests.integration._api import E20, OPERATOR, api_context, rate_folder_into
 
 pytestmark = pytest.mark.integration
@@ -188,6 +191,26 @@ async def test_unreachable_store_is_503(redis_url: str, redis_client: Redis) -> 
     try:
         body = await _get(client, "/v1/accounts/P/balances", status=503)
         assert body["error"]["code"] == "store_unavailable"
+    finally:
+        await client.close()
+        await dead.aclose()
+
+
+async def test_unreachable_store_is_503_on_configuration(redis_url: str, redis_client: Redis) -> None:
+    """``GET /v1/configuration`` with the store down is the same retriable 503, and so is each of its reads
+    (the workers and the history included, which once escaped as a 500)."""
+    catalog, subscriptions = await rate_folder_into(redis_client, E20)
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    context = api_context(redis_url, dead, catalog, subscriptions)
+    store = ConfigStore(dead, "down")
+    context.extras[CONFIG_STORE] = store
+    client = TestClient(TestServer(build_api(context)))
+    await client.start_server()
+    try:
+        await _get(client, "/v1/configuration?history=5", status=503)
+        for read in (store.workers, store.history):
+            with pytest.raises(RetriableError):
+                await read()
     finally:
         await client.close()
         await dead.aclose()

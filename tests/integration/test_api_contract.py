@@ -38,8 +38,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from streams.exceptions_index import ExceptionIndex
 from streams.servers import KafkaBroker, free_port
-from streams.settlement import RATED_CHARGES
-from streams.topics import TopicSpec, create_topics
+from streams.topics import RATED, USAGE, TopicSpec, create_topics
 from tests.integration._api import E20, OPERATOR, TOKENS, rate_folder_into
 
 pytestmark = pytest.mark.integration
@@ -116,7 +115,7 @@ async def _prepare(redis_url: str, kafka: str, prefix: str) -> None:
             await index.record(event, raised_at)
     finally:
         await client.aclose()
-    await create_topics(kafka, [TopicSpec(f"{prefix}{name}", 1) for name in ("usage", RATED_CHARGES)])
+    await create_topics(kafka, [TopicSpec(f"{prefix}{name}", 1) for name in (USAGE, RATED)])
 
 
 @pytest.fixture
