@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rater.catalog import json_document
-from rater.errors import ExceptionType
+from rater.errors import ExceptionType, RetriableError
 from rater.issues import ValidationFailed
 from rater.provisioning import ProvisioningError, parse_operation
 from rater.redis_store import RedisStore, connect
@@ -119,10 +119,15 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
                 for body in bodies:
                     try:
                         result = (await provisioner.submit(parse_operation(body))).to_dict()
-                    except ProvisioningError as exc:
+                    except (ProvisioningError, RetriableError) as exc:
                         op = str(body.get("op")) if isinstance(body, dict) else ""
                         result = {"operation": body.get("id") if isinstance(body, dict) else None, "op": op}
-                        result |= {"status": "refused", "error": exc.to_dict()}
+                        error = (
+                            exc.to_dict()
+                            if isinstance(exc, ProvisioningError)
+                            else {"code": "unavailable", "message": str(exc)}
+                        )
+                        result |= {"status": "refused", "error": error}
                     refused += result["status"] != "applied"
                     print(orjson.dumps(result).decode(), flush=True)
             finally:

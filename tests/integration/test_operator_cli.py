@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer
 
 from rater.redis_store import connect
 from streams.cli import main
+from streams.config_store import ConfigStore
 from streams.exceptions_index import ExceptionIndex
 from streams.ops_cli import read_operations
 from streams.servers import KafkaBroker
@@ -70,6 +71,40 @@ def test_provision_through_the_topic_is_refused_without_a_broker_setting(
     (tmp_path / "one.json").write_text('{"op": "update_account", "account": "TEAM", "set": {"name": "x"}}\n')
     assert main(["provision", "--via-topic", str(tmp_path / "one.json")]) == 2
     assert "KAFKA_BOOTSTRAP is required" in capsys.readouterr().err
+
+
+def test_provision_refuses_a_cancellation_to_settle_without_a_broker(
+    redis_url: str,
+    redis_client: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """R41: cancelling AS-12 of E13 on 2026-09-11 must publish a proration adjustment; with no broker the
+    operation is one refused result line (code ``unavailable``), exit 1, and the configuration stays at
+    version 1 (nothing applied, nothing cut)."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("RATER_APP_ID", "cli-cancel")
+    monkeypatch.setenv(
+        "RATER_CONFIG", str(Path(__file__).resolve().parents[2] / "examples" / "E13-proration-on-cancel")
+    )
+    monkeypatch.delenv("KAFKA_BOOTSTRAP", raising=False)
+    (tmp_path / "cancel.json").write_text(
+        '{"id": "c1", "op": "cancel_account_service", "account_service": "AS-12", "cancel": "2026-09-11"}\n'
+    )
+    assert main(["provision", str(tmp_path / "cancel.json")]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    result = json.loads(line)
+    assert (result["operation"], result["status"], result["error"]["code"]) == ("c1", "refused", "unavailable")
+
+    async def version() -> int:
+        client = connect(redis_url)
+        try:
+            return await ConfigStore(client, "cli-cancel").version()
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(version()) == 1
 
 
 def test_exceptions_list(env: Path, redis_url: str, redis_client: object, capsys: pytest.CaptureFixture[str]) -> None:
