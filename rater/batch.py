@@ -1,68 +1,288 @@
-"""Rating a batch of records with one store round trip (architecture: "one pipelined Redis round trip per
-batch").
+"""Rating a batch of records with one store round trip for its draws (architecture: "one pipelined Redis round
+trip per batch").  The one rating pipeline: the worker (aiokafka loop or Faust agent), ``rater rate`` and the
+tests all rate through :func:`rate_batch`.
 
-Each record is prepared (pure), all draws go to the store in one call, each result is priced (pure); records
-whose overflow money buckets must pay need a second call, again one for the whole batch.  The outcome of
-every record is exactly one event, in input order; bad input becomes a rating exception, never an error
-(style habit 6).  :class:`~rater.errors.RetriableError` from the store propagates: the caller retries the
-whole batch, and the kernel's dedupe makes the retry change nothing twice.
+Per batch:
+
+1. **Decode** every record (bounded fields, event times inside the deployment's :class:`TimeWindow`).
+2. **Activation state** (R53): the billing-activation marks of the batch's sharing roots that are not yet
+   known to be set are read in one round trip (:class:`ActivationMarks`; a set mark never clears, so each is
+   read until it is seen set, then never again).
+3. **Prepare** each record (pure).  A record that may activate a package (it counts toward a billing
+   activation not yet known set) ends a *segment*: the records after it are prepared only once its draw
+   has told whether it activated the package, so a package activated by a record contributes to the pools
+   of every later record, as when records are rated one at a time.  Most batches are one segment.
+4. **Claim** each record id with its fingerprint across every sharing root (R1): an id first seen with other
+   content becomes a ``duplicate_record`` rating exception and draws nothing.
+5. **Draw** the segment's records in one store call, and **price** each result (pure); records whose
+   overflow money buckets must pay need a second call, again one for the segment.
+
+The outcome of every record is exactly one event, in input order: bad input becomes a rating exception,
+never an error (style habit 6), and any unexpected error while rating one record becomes that record's
+``software_system_error`` exception (the last line of defence: one record can never stop the stream).
+:class:`~rater.errors.RetriableError` from the store propagates: the caller retries the whole batch, and the
+kernel's dedupe makes the retry change nothing twice.
 
 This module awaits the store through :class:`~rater.state.AsyncStateStore`; it imports no store library.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from collections.abc import Callable, Sequence
+import hashlib
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
+from rater.buckets import Resolver
 from rater.engine import MoneyDue, Prepared, Rater
-from rater.errors import ExceptionType, InvalidRecord, RatingError, RetriableError
-from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent, dumps
-from rater.record import decode
-from rater.state import AsyncStateStore, DrawRequest, SettlementStore
+from rater.errors import DrawRefused, DuplicateRecord, ExceptionType, InvalidRecord, RatingError, RetriableError
+from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent, dumps, utc_text
+from rater.keys import activation_key
+from rater.record import TimeWindow, UsageRecord, decode
+from rater.state import AsyncStateStore, DrawRequest, DrawResult, SettlementStore
 
 #: Reads of a counter before a settlement gives up because records keep drawing from it (retriable).
 SETTLE_ATTEMPTS = 50
+
+#: The field of an activation hash that says the package is activated (R51).
+ACTIVATED = "activated"
+
+
+@dataclass
+class ActivationMarks:
+    """What a rating pipeline knows of the billing-activation marks of one configuration (R50-R53).
+
+    A mark, once set, is never cleared, so a package seen activated stays so: it is read from the store only
+    until it is seen set.  ``epoch(root)`` counts the packages of a root known activated; the rating core
+    memoises resolutions per epoch (:meth:`rater.engine.Rater.prepare`)."""
+
+    packages: dict[str, list[str]]
+    """Account-packages under billing activation, by sharing root."""
+    known: set[tuple[str, str]] = field(default_factory=set)
+    epochs: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rater: Rater) -> ActivationMarks:
+        resolver = rater.resolver
+        packages: dict[str, list[str]] = {}
+        for package_id, entries in resolver.activation_index.items():
+            for instance, _ in entries[:1]:
+                packages.setdefault(resolver.root(instance.holder), []).append(package_id)
+        return cls(packages)
+
+    def activated(self, root: str, account_package: str) -> bool:
+        return (root, account_package) in self.known
+
+    def epoch(self, root: str) -> int:
+        return self.epochs.get(root, 0)
+
+    def learn(self, root: str, account_package: str) -> None:
+        if (root, account_package) not in self.known:
+            self.known.add((root, account_package))
+            self.epochs[root] = self.epochs.get(root, 0) + 1
+
+    def unknown(self, roots: Iterable[str]) -> list[tuple[str, str]]:
+        """(root, account-package) of ``roots`` whose mark is not known to be set."""
+        return [
+            (root, package)
+            for root in roots
+            for package in self.packages.get(root, ())
+            if (root, package) not in self.known
+        ]
+
+    async def refresh(self, store: AsyncStateStore, roots: Iterable[str]) -> None:
+        """Read the marks not yet known set of ``roots`` (one round trip, none when there are none)."""
+        unknown = self.unknown(set(roots))
+        if unknown:
+            found = await store.marked([activation_key(root, package) for root, package in unknown], ACTIVATED)
+            for (root, package), is_set in zip(unknown, found, strict=True):
+                if is_set:
+                    self.learn(root, package)
+
+
+_MARKS: weakref.WeakKeyDictionary[Resolver, ActivationMarks] = weakref.WeakKeyDictionary()
+
+
+def activation_marks(rater: Rater) -> ActivationMarks:
+    """The marks known to the pipeline of ``rater``'s subscriptions (a provisioning change builds a new
+    resolver, and its marks are read afresh)."""
+    marks = _MARKS.get(rater.resolver)
+    if marks is None:
+        marks = _MARKS[rater.resolver] = ActivationMarks.of(rater)
+    return marks
+
+
+def fingerprint(prepared: Prepared) -> str:
+    """What makes a record the record it is, for R1 across sharing roots: its usage identifier, class,
+    quantity in base units, event time (as an instant) and terminating identifier; 96 bits of BLAKE2b.
+    Fields that do not change the outcome (``produced_at``, unknown fields, the offset the time was written
+    with) do not change it, so an exact resend is a redelivery, not a duplicate."""
+    record = prepared.record
+    text = "\x1f".join(
+        (
+            record.usage_identifier,
+            record.usage_class,
+            str(prepared.quantity),
+            utc_text(record.event_time),
+            record.terminating_identifier or "",
+        )
+    )
+    return base64.urlsafe_b64encode(hashlib.blake2b(text.encode(), digest_size=12).digest()).decode()
+
+
+def _failure(record_id: str, error: Exception, data: bytes) -> RatingExceptionEvent:
+    """The last line of defence: an unexpected error rating one record is that record's exception."""
+    failure = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"{type(error).__name__}: {error}")
+    return RatingExceptionEvent.from_error(record_id, failure, data)
+
+
+@dataclass
+class _Pending:
+    index: int
+    record_id: str
+    data: bytes
+    prepared: Prepared
 
 
 async def rate_batch(
     rater: Rater,
     store: AsyncStateStore,
     items: Sequence[tuple[bytes, str]],
-    activated: Callable[[str, str], bool] | None = None,
+    window: TimeWindow | None = None,
 ) -> list[tuple[str, Outcome]]:
-    """Rate ``(raw bytes, fallback id)`` items; return ``(record id, outcome)`` in input order."""
+    """Rate ``(raw bytes, fallback id)`` items; return ``(record id, outcome)`` in input order.
+
+    ``window``: the event times accepted (the caller's clock: the core reads none); ``None`` accepts any
+    time inside the calendar."""
     outcomes: list[tuple[str, Outcome] | None] = [None] * len(items)
-    pending: list[tuple[int, str, bytes, Prepared]] = []
+    decoded: list[tuple[int, str, bytes, UsageRecord]] = []
     for index, (data, fallback) in enumerate(items):
-        record_id = fallback
         try:
-            record = decode(data)
-            record_id = record.record_id
-            pending.append((index, record_id, data, rater.prepare(record, activated)))
+            record = decode(data, window)
+            decoded.append((index, record.record_id, data, record))
         except InvalidRecord as error:
-            record_id = error.record_id or record_id
+            record_id = error.record_id or fallback
             outcomes[index] = (record_id, RatingExceptionEvent.from_error(record_id, error, data))
-        except RatingError as error:
-            outcomes[index] = (record_id, RatingExceptionEvent.from_error(record_id, error, data))
-    requests = [DrawRequest(p.record_key, p.billable, tuple(p.counters)) for _, _, _, p in pending]
-    results = await store.draw_many(requests) if requests else []
-    money: list[tuple[int, str, bytes, MoneyDue]] = []
-    for (index, record_id, data, prepared), result in zip(pending, results, strict=True):
-        outcome = _settle(record_id, data, lambda p=prepared, r=result: rater.finish(p, r))  # type: ignore[misc]
-        if isinstance(outcome, MoneyDue):
-            money.append((index, record_id, data, outcome))
-        else:
-            outcomes[index] = (record_id, outcome)
-    if money:
-        paid = await store.draw_many([DrawRequest(m.record_key, m.value, tuple(m.counters)) for *_, m in money])
-        for (index, record_id, data, due), result in zip(money, paid, strict=True):
-            outcome = _settle(record_id, data, lambda d=due, r=result: rater.finish_money(d, r))  # type: ignore[misc]
-            assert not isinstance(outcome, MoneyDue)
-            outcomes[index] = (record_id, outcome)
+        except Exception as error:
+            outcomes[index] = (fallback, _failure(fallback, error, data))
+    marks = activation_marks(rater)
+    if marks.packages:
+        await marks.refresh(store, _roots(rater, (record for *_, record in decoded)))
+    position = 0
+    while position < len(decoded):
+        segment: list[_Pending] = []
+        while position < len(decoded):
+            index, record_id, data, record = decoded[position]
+            position += 1
+            try:
+                prepared = rater.prepare(record, marks.activated, marks.epoch)
+            except RatingError as error:
+                outcomes[index] = (record_id, RatingExceptionEvent.from_error(record_id, error, data))
+                continue
+            except Exception as error:
+                outcomes[index] = (record_id, _failure(record_id, error, data))
+                continue
+            segment.append(_Pending(index, record_id, data, prepared))
+            if _may_activate(marks, prepared):
+                break
+        await _rate_segment(rater, store, marks, segment, outcomes)
     done = [outcome for outcome in outcomes if outcome is not None]
     assert len(done) == len(items)
     return done
+
+
+def _roots(rater: Rater, records: Iterable[UsageRecord]) -> set[str]:
+    """The sharing roots of the records whose owner resolves (the others fail in :meth:`Rater.prepare`)."""
+    roots: set[str] = set()
+    for record in records:
+        try:
+            roots.add(rater.resolver.root(rater.owner(record).account.id))
+        except Exception:  # noqa: S112 - resolved again, and reported, by prepare
+            continue
+    return roots
+
+
+def _may_activate(marks: ActivationMarks, prepared: Prepared) -> bool:
+    root = prepared.root
+    return any(not marks.activated(root, a.account_package.id) for a in prepared.resolution.activations)
+
+
+async def _rate_segment(
+    rater: Rater,
+    store: AsyncStateStore,
+    marks: ActivationMarks,
+    segment: list[_Pending],
+    outcomes: list[tuple[str, Outcome] | None],
+) -> None:
+    """Claim, draw and price one segment (see the module docstring)."""
+    if not segment:
+        return
+    fingerprints = [fingerprint(p.prepared) for p in segment]
+    firsts = await store.claim([(p.record_id, mine) for p, mine in zip(segment, fingerprints, strict=True)])
+    drawing: list[_Pending] = []
+    for pending, mine, first in zip(segment, fingerprints, firsts, strict=True):
+        if first is None or first == mine:
+            drawing.append(pending)
+        else:
+            error = DuplicateRecord(pending.record_id, first, mine)
+            outcomes[pending.index] = (
+                pending.record_id,
+                RatingExceptionEvent.from_error(pending.record_id, error, pending.data),
+            )
+    results = await _draw(
+        store, [DrawRequest(p.prepared.record_key, p.prepared.billable, tuple(p.prepared.counters)) for p in drawing]
+    )
+    money: list[tuple[_Pending, MoneyDue]] = []
+    for pending, result in zip(drawing, results, strict=True):
+        if isinstance(result, RatingError):
+            outcomes[pending.index] = (
+                pending.record_id,
+                RatingExceptionEvent.from_error(pending.record_id, result, pending.data),
+            )
+            continue
+        _learn(marks, pending.prepared, result)
+        outcome = _settle(pending.record_id, pending.data, lambda p=pending.prepared, r=result: rater.finish(p, r))  # type: ignore[misc]
+        if isinstance(outcome, MoneyDue):
+            money.append((pending, outcome))
+        else:
+            outcomes[pending.index] = (pending.record_id, outcome)
+    if money:
+        paid = await _draw(store, [DrawRequest(due.record_key, due.requested, tuple(due.counters)) for _, due in money])
+        for (pending, due), result in zip(money, paid, strict=True):
+            if isinstance(result, RatingError):
+                outcomes[pending.index] = (
+                    pending.record_id,
+                    RatingExceptionEvent.from_error(pending.record_id, result, pending.data),
+                )
+                continue
+            outcome = _settle(pending.record_id, pending.data, lambda d=due, r=result: rater.finish_money(d, r))  # type: ignore[misc]
+            assert not isinstance(outcome, MoneyDue)
+            outcomes[pending.index] = (pending.record_id, outcome)
+
+
+async def _draw(store: AsyncStateStore, requests: list[DrawRequest]) -> list[DrawResult | RatingError]:
+    """``store.draw_many``, with a request the store refuses (:class:`DrawRefused`: nothing was written for
+    it) as that record's error; the requests before it are asked again and replay their stored results."""
+    out: list[DrawResult | RatingError] = []
+    while requests:
+        try:
+            out += await store.draw_many(requests)
+            return out
+        except DrawRefused as refused:
+            position = refused.position
+            out += await store.draw_many(requests[:position]) if position else []
+            out.append(refused)
+            requests = requests[position + 1 :]
+    return out
+
+
+def _learn(marks: ActivationMarks, prepared: Prepared, result: DrawResult) -> None:
+    """Marks a draw set (R51): later records see the package activated."""
+    for activation, draw in zip(prepared.resolution.activations, result.draws, strict=False):
+        if draw.marked:
+            marks.learn(prepared.root, activation.account_package.id)
 
 
 def _settle(
@@ -75,17 +295,18 @@ def _settle(
     except RetriableError:
         raise
     except Exception as error:
-        failure = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"{type(error).__name__}: {error}")
-        return RatingExceptionEvent.from_error(record_id, failure, data)
+        return _failure(record_id, error, data)
 
 
 async def tick(rater: Rater, store: AsyncStateStore, moment: dt.datetime) -> list[Notification]:
     """The time-driven rules at ``moment`` against an async store (billing activation by time, R50b):
     each due package is marked once, and only the first mark, by whichever worker, raises a notification."""
     notes: list[Notification] = []
+    marks = activation_marks(rater)
     for due in rater.due_activations(moment):
-        if await store.mark(due.key, "activated", 1):
+        if await store.mark(due.key, ACTIVATED, 1):
             notes.append(due.notification())
+        marks.learn(due.root, due.account_package)
     return notes
 
 

@@ -10,6 +10,7 @@ Exit codes: 0 success, 1 validation errors or refusal, 2 usage errors.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from rater.catalog.integrity import KINDS, EntityInUse, check_delete
 from rater.events import dumps
 from rater.issues import Issue, ValidationFailed
 from rater.offline import load_folder, rate_folder
+from rater.record import DEFAULT_WINDOW_DAYS, TimeWindow
 from rater.subscriptions import check_subscriptions, subscriptions_file
 
 
@@ -71,7 +73,8 @@ def cmd_catalog_can_delete(args: argparse.Namespace) -> int:
 
 def cmd_rate(args: argparse.Namespace) -> int:
     try:
-        outcomes, summary = rate_folder(args.dir)
+        window = TimeWindow.around(dt.datetime.now(dt.UTC), args.event_window_days)
+        outcomes, summary = rate_folder(args.dir, window)
     except ValidationFailed as exc:
         _print_issues(exc.issues)
         return 1
@@ -109,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     rate = commands.add_parser("rate", help="rate DIR/usage.jsonl offline against DIR's catalog and subscriptions")
     rate.add_argument("dir", type=Path)
     rate.add_argument("--summary", action="store_true", help="end with one JSON summary line")
+    rate.add_argument(
+        "--event-window-days",
+        type=int,
+        default=DEFAULT_WINDOW_DAYS,
+        help=f"accept event times this many days either side of now (default {DEFAULT_WINDOW_DAYS}); "
+        "a record outside is an invalid_record rating exception",
+    )
     rate.add_argument("-o", "--output", type=Path, help="write to FILE instead of standard output")
     rate.set_defaults(func=cmd_rate)
     return parser

@@ -49,7 +49,7 @@ from rater.pricing import (
     select_rate_plan,
 )
 from rater.record import UsageRecord, decode
-from rater.state import Counter, Draw, DrawResult, MemoryStore, StateStore
+from rater.state import UNLIMITED, Counter, Draw, DrawResult, MemoryStore, StateStore
 from rater.subscriptions import ServiceContext, Subscriptions, cancel_account_service
 from rater.tiers import percent_crossings, slices
 from rater.units import BASE_UNIT, MONEY_SCALE, UnitError, UnitType, unit_size
@@ -61,14 +61,20 @@ DEFAULT_RECORD_UNIT = {UnitType.TIME: "s", UnitType.DATA: "B", UnitType.COUNT: "
 def record_quantity(record: UsageRecord, usage_class: UsageClass) -> int:
     """The record's quantity in whole base units of its class (R3).
 
-    A fraction of a base unit (e.g. 1.0005 s) counts as a started unit and is rounded up.
+    A fraction of a base unit (e.g. 1.0005 s) counts as a started unit and is rounded up.  A quantity of
+    :data:`~rater.state.UNLIMITED` (2^53 - 1) base units or more is refused: the kernel holds integers exactly
+    only below 2^53 (architecture property 4), so such a record is an ``invalid_record`` rating exception
+    before anything is drawn.
     """
     unit = record.unit or DEFAULT_RECORD_UNIT[usage_class.unit_type]
     try:
         size = unit_size(unit, usage_class.unit_type)
     except UnitError as exc:
         raise InvalidRecord(f"unit {unit!r} does not fit class {usage_class.id!r}: {exc}") from exc
-    return int((record.quantity * size).to_integral_value(rounding=ROUND_CEILING))
+    quantity = int((record.quantity * size).to_integral_value(rounding=ROUND_CEILING))
+    if quantity >= UNLIMITED:
+        raise InvalidRecord(f"quantity {record.quantity} {unit} is {quantity} base units, not below 2^53 - 1")
+    return quantity
 
 
 def resolve_owner(subscriptions: Subscriptions, record: UsageRecord) -> ServiceContext:
@@ -115,6 +121,7 @@ class DueActivation:
     account_package: str
     account: str
     due: dt.date
+    root: str
 
     def notification(self) -> Notification:
         return activation_notification(self.account_package, self.account, None, self.due, "time")
@@ -141,6 +148,8 @@ class Prepared:
     counters: list[Counter]
     record_key: str
     money_key: str
+    root: str
+    """The record's sharing root (the hash tag of every key it touches)."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +190,7 @@ class _Memo:
     """Pure results memoised for one set of subscriptions (its resolver)."""
 
     resolver: Resolver
-    statics: dict[tuple[str, str, str | None, dt.date], _Static] = field(default_factory=dict)
+    statics: dict[tuple[str, str, str | None, dt.date, int], _Static] = field(default_factory=dict)
     rates: dict[tuple[str, str, str | None, str | None], RateMatch] = field(default_factory=dict)
     time_bound: set[tuple[str, str | None]] = field(default_factory=set)  # (account-service, overage plan)
 
@@ -195,6 +204,12 @@ class MoneyDue:
     value: int
     record_key: str
     counters: list[Counter]
+
+    @property
+    def requested(self) -> int:
+        """What the money draw asks for: ``value``, capped below 2^53 so the kernel counts it exactly (a
+        money bucket never holds that much, so the cap never changes what is taken)."""
+        return min(self.value, UNLIMITED - 1)
 
 
 class Rater:
@@ -225,14 +240,24 @@ class Rater:
         result = self.store.draw(prepared.record_key, prepared.billable, prepared.counters)
         outcome = self.finish(prepared, result)
         if isinstance(outcome, MoneyDue):
-            money = self.store.draw(outcome.record_key, outcome.value, outcome.counters)
+            money = self.store.draw(outcome.record_key, outcome.requested, outcome.counters)
             return self.finish_money(outcome, money)
         return outcome
 
-    def prepare(self, record: UsageRecord, activated: Callable[[str, str], bool] | None = None) -> Prepared:
+    def prepare(
+        self,
+        record: UsageRecord,
+        activated: Callable[[str, str], bool] | None = None,
+        epoch: Callable[[str], int] | None = None,
+    ) -> Prepared:
         """Everything before the draw: owner, class, location, the rate and its rounding, the ordered
-        counters (pure; raises :class:`RatingError` before any state is touched)."""
-        owner = resolve_owner(self.subscriptions, record)
+        counters (pure; raises :class:`RatingError` before any state is touched).
+
+        ``activated(root, account_package)`` is the billing-activation state (R53: a package under billing
+        activation contributes to share-plan pools only once activated).  With ``epoch(root)``, a number
+        that changes whenever the activation state of that sharing root does, the resolution is memoised
+        per (account-service, class, location, day, epoch); without it, it is resolved afresh."""
+        owner = self.owner(record)
         account = owner.account
         usage_class = self.catalog.usage_classes.get(record.usage_class)
         if usage_class is None:
@@ -244,9 +269,14 @@ class Rater:
         when = record.event_time
         local = when.astimezone(self.subscriptions.zone(account.id))
         day = local.date()
-        static = self._static(owner, usage_class.id, location, day) if activated is None else None
-        if static is None:
-            static = self._resolve(owner, usage_class.id, location, day, activated or _never)
+        if activated is None:
+            static = self._static(owner, usage_class.id, location, day, _never, -1)
+        elif epoch is not None:
+            static = self._static(
+                owner, usage_class.id, location, day, activated, epoch(self.resolver.root(account.id))
+            )
+        else:
+            static = self._resolve(owner, usage_class.id, location, day, activated)
         resolution, overage, counters, root = static
         match: RateMatch | None = None
         missing: RatingError | None = None
@@ -255,6 +285,8 @@ class Rater:
         except RatingError as error:
             missing = error
         billable = billable_quantity(match.rounding if match else None, quantity)
+        if billable >= UNLIMITED:
+            raise InvalidRecord(f"quantity {quantity} rounds to {billable} base units, not below 2^53 - 1")
         return Prepared(
             record=record,
             owner=owner,
@@ -269,19 +301,32 @@ class Rater:
             counters=list(counters),
             record_key=record_key(root, record.record_id),
             money_key=record_key(root, f"{record.record_id}#money"),
+            root=root,
         )
 
-    def _static(self, owner: ServiceContext, usage_class: str, location: str | None, day: dt.date) -> _Static:
-        """:meth:`_resolve` memoised for the stream's case, where no package is activated by usage in
-        resolution (R53 is then the kernel's ``requires`` gate): the result is a pure function of the
-        account-service, class, location and local day, and records of one phone on one day repeat it."""
+    def owner(self, record: UsageRecord) -> ServiceContext:
+        """R2: the account-service owning the record (raises :class:`RatingError` when none does)."""
+        return resolve_owner(self.subscriptions, record)
+
+    def _static(
+        self,
+        owner: ServiceContext,
+        usage_class: str,
+        location: str | None,
+        day: dt.date,
+        activated: Callable[[str, str], bool],
+        epoch: int,
+    ) -> _Static:
+        """:meth:`_resolve` memoised: for one activation state of the root (its ``epoch``) the result is a
+        pure function of the account-service, class, location and local day, and records of one phone on
+        one day repeat it."""
         memo = self._memos()
-        key = (owner.service.id, usage_class, location, day)
+        key = (owner.service.id, usage_class, location, day, epoch)
         static = memo.statics.get(key)
         if static is None:
             if len(memo.statics) > CACHE_LIMIT:
                 memo.statics.clear()
-            static = memo.statics[key] = self._resolve(owner, usage_class, location, day, _never)
+            static = memo.statics[key] = self._resolve(owner, usage_class, location, day, activated)
         return static
 
     def _memos(self) -> _Memo:
@@ -354,7 +399,7 @@ class Rater:
                 limit = draw.allowance
                 if limit is not None and draw.before < limit <= draw.after:
                     _CrossingFactory(priced, candidate, draw, priced.when).add("exhausted", 2, 0, limit)
-        return self._charge(due.prepared, priced, Decimal(due.value - result.remaining) / MONEY_SCALE)
+        return self._charge(due.prepared, priced, Decimal(due.requested - result.remaining) / MONEY_SCALE)
 
     def _charge(self, prepared: Prepared, priced: _Priced, money_drawn: Decimal) -> RatedCharge:
         record = prepared.record
@@ -663,7 +708,7 @@ class Rater:
                 due = add_duration(package.effective, bucket.billing_activation.time_expiry)
                 if day >= due:
                     key = activation_key(self.resolver.root(account.id), package_id)
-                    due_list.append(DueActivation(key, package_id, account.id, due))
+                    due_list.append(DueActivation(key, package_id, account.id, due, self.resolver.root(account.id)))
         return due_list
 
     def tick(self, moment: dt.datetime) -> list[Notification]:

@@ -21,6 +21,7 @@ class ExceptionType(enum.StrEnum):
     RATE_GROUP_NOT_FOUND = "rate_group_not_found"
     RATE_NOT_FOUND = "rate_not_found"
     SOFTWARE_SYSTEM_ERROR = "software_system_error"
+    DUPLICATE_RECORD = "duplicate_record"
 
 
 #: The LogiSense wording of each type, kept verbatim in the exception message.
@@ -34,6 +35,7 @@ TITLES: dict[ExceptionType, str] = {
     ExceptionType.RATE_GROUP_NOT_FOUND: "Usage Rate Group matching UDR not found",
     ExceptionType.RATE_NOT_FOUND: "Usage Rate matching UDR not found",
     ExceptionType.SOFTWARE_SYSTEM_ERROR: "Software System Error",
+    ExceptionType.DUPLICATE_RECORD: "Duplicate record",
 }
 
 
@@ -66,6 +68,30 @@ class InvalidRecord(RatingError):
         super().__init__(ExceptionType.INVALID_RECORD, detail)
         self.record_id = record_id
         """The record's own id when it could be read, so a bad record still dedupes on its id (R1)."""
+
+
+class DuplicateRecord(RatingError):
+    """R1: the record id was first seen with other content (another usage identifier, class, quantity,
+    time or destination); this record is not rated, and the first outcome stands."""
+
+    def __init__(self, record_id: str, first: str, this: str) -> None:
+        super().__init__(
+            ExceptionType.DUPLICATE_RECORD,
+            f"record id {record_id!r} was first seen with other content (fingerprint {first}, this one {this}); "
+            f"the first record's outcome stands and this one is not rated",
+        )
+        self.first = first
+        self.fingerprint = this
+
+
+class DrawRefused(RatingError):
+    """The store refused the draw of the request at ``position`` of a batch and wrote nothing for it (e.g. a
+    counter would pass 2^53 - 1, past what the kernel counts exactly); that record becomes a
+    ``software_system_error`` rating exception."""
+
+    def __init__(self, position: int, detail: str) -> None:
+        super().__init__(ExceptionType.SOFTWARE_SYSTEM_ERROR, detail)
+        self.position = position
 
 
 class RetriableError(RaterError):

@@ -25,6 +25,12 @@ def record_key(root: str, record_id: str) -> str:
     return f"{PREFIX}:{{{root}}}:record:{record_id}"
 
 
+def claim_key(record_id: str) -> str:
+    """The fingerprint of the first record seen with this id, across every sharing root (R1: one outcome per
+    record id).  No hash tag of a root: a record id is global, and the claim is a single-key command."""
+    return f"{PREFIX}:claim:{record_id}"
+
+
 def config_key(app: str, part: str) -> str:
     """The configuration in force of deployment ``app`` (its consumer group): ``version`` (a counter),
     ``catalog`` (the catalog document, JSON), ``accounts`` (a hash: account id -> account JSON), ``log`` (the

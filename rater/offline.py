@@ -1,8 +1,10 @@
 """Offline rating of a folder: ``DIR/usage.jsonl`` against ``DIR``'s catalog and subscriptions.
 
 Records are rated in file order with the same core the stream uses.  Output is one JSON line per outcome
-(the events of ``docs/events.md``); a record id seen before is a redelivery (R1): it is not rated again and
-gets no second line, and the summary counts it under ``duplicates``.
+(the events of ``docs/events.md``), through the same pipeline the stream runs (:func:`rater.batch.rate_batch`,
+over the kernel's in-memory twin).  A record id seen before with the same content is a redelivery (R1): it
+is not rated again and gets no second line, and the summary counts it under ``duplicates``; with other
+content it is a ``duplicate_record`` rating exception.
 
 Two control lines stand for what the stream gets from elsewhere:
 
@@ -15,6 +17,7 @@ Two control lines stand for what the stream gets from elsewhere:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
@@ -25,10 +28,14 @@ from typing import Any
 
 import orjson
 
+from rater.batch import rate_batch, tick
 from rater.catalog import Catalog, load_catalog
-from rater.engine import Deduper, Rater
+from rater.engine import Rater
+from rater.errors import InvalidRecord
 from rater.events import Event, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent
 from rater.money import format_amount
+from rater.record import TimeWindow, parse_time
+from rater.state import AsyncMemoryStore, MemoryStore
 from rater.subscriptions import Subscriptions, load_subscriptions
 
 
@@ -107,33 +114,82 @@ def _control(data: bytes) -> dict[str, object] | None:
     return body if isinstance(body, dict) and "control" in body else None
 
 
-def rate_lines(rater: Rater, lines: Iterator[bytes], summary: Summary, source: str) -> Iterator[Event]:
-    """Rate raw JSON lines in order; blank lines are skipped, repeats of a record id are deduped (R1),
-    ``tick`` control lines run the time-driven rules."""
-    dedupe = Deduper()
-    for number, line in enumerate(lines, start=1):
-        data = line.strip()
-        if not data:
-            continue
-        control = _control(data)
-        if control is not None:
-            yield from _apply(rater, control, summary, f"{source}:{number}")
-            continue
-        summary.records += 1
-        record_id, outcome = rater.outcome(data, f"{source}:{number}")
-        if dedupe.get(record_id) is not None:
-            summary.records -= 1
+#: Records rated per call of the pipeline offline.  Any size gives the same outcomes (a batch is split
+#: where a record may activate a package, :mod:`rater.batch`); this one keeps the per-call cost small.
+BATCH = 512
+
+
+def rate_lines(
+    rater: Rater, lines: Iterator[bytes], summary: Summary, source: str, window: TimeWindow | None = None
+) -> Iterator[Event]:
+    """Rate raw JSON lines in order through the one rating pipeline (:func:`rater.batch.rate_batch`, over the
+    in-memory twin of the kernel); blank lines are skipped and control lines applied in their place.
+
+    A record id seen again with the same content is a redelivery (R1): its outcome is not written twice and
+    the summary counts it under ``duplicates``; with other content it is a ``duplicate_record`` exception,
+    as on the stream."""
+    # The pipeline's draws and the cancellations of control lines (Rater.cancel) share the rater's store.
+    assert isinstance(rater.store, MemoryStore), "offline rating runs on the in-memory twin of the kernel"
+    store = AsyncMemoryStore(rater.store)
+    emitted: dict[str, int] = {}  # record id -> hash of its outcome's bytes: identical re-emissions are skipped
+    loop = asyncio.new_event_loop()
+    try:
+        batch: list[tuple[bytes, str]] = []
+        for number, line in enumerate(lines, start=1):
+            data = line.strip()
+            if not data:
+                continue
+            control = _control(data)
+            if control is None:
+                batch.append((data, f"{source}:{number}"))
+                if len(batch) < BATCH:
+                    continue
+            yield from _outcomes(loop, rater, store, batch, window, emitted, summary)
+            batch = []
+            if control is not None:
+                yield from _apply(loop, rater, store, control, summary, f"{source}:{number}")
+        yield from _outcomes(loop, rater, store, batch, window, emitted, summary)
+    finally:
+        loop.close()
+
+
+def _outcomes(
+    loop: asyncio.AbstractEventLoop,
+    rater: Rater,
+    store: AsyncMemoryStore,
+    batch: list[tuple[bytes, str]],
+    window: TimeWindow | None,
+    emitted: dict[str, int],
+    summary: Summary,
+) -> Iterator[Event]:
+    if not batch:
+        return
+    for record_id, outcome in loop.run_until_complete(rate_batch(rater, store, batch, window)):
+        body = hash(orjson.dumps(outcome.to_dict()))
+        if emitted.get(record_id) == body:
             summary.duplicates += 1
             continue
-        dedupe.remember(record_id, outcome)
+        emitted.setdefault(record_id, body)
+        summary.records += 1
         summary.add(outcome)
         yield outcome
 
 
-def _apply(rater: Rater, control: dict[str, object], summary: Summary, where: str) -> Iterator[Event]:
+def _apply(
+    loop: asyncio.AbstractEventLoop,
+    rater: Rater,
+    store: AsyncMemoryStore,
+    control: dict[str, object],
+    summary: Summary,
+    where: str,
+) -> Iterator[Event]:
     kind = control.get("control")
     if kind == "tick" and isinstance(control.get("time"), str):
-        notes = rater.tick(dt.datetime.fromisoformat(str(control["time"])))
+        try:
+            moment = parse_time(str(control["time"]), "tick time")
+        except InvalidRecord as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+        notes = loop.run_until_complete(tick(rater, store, moment))
         summary.notifications += len(notes)
         yield from notes
     elif (
@@ -149,14 +205,15 @@ def _apply(rater: Rater, control: dict[str, object], summary: Summary, where: st
         raise ValueError(f"{where}: unknown control line {control!r} (tick with a time, or cancel)")
 
 
-def rate_folder(folder: Path) -> tuple[list[Event], Summary]:
-    """Rate ``folder/usage.jsonl``; return the outcomes in order and the summary."""
+def rate_folder(folder: Path, window: TimeWindow | None = None) -> tuple[list[Event], Summary]:
+    """Rate ``folder/usage.jsonl``; return the outcomes in order and the summary.  ``window``: the event
+    times accepted (see :class:`rater.record.TimeWindow`)."""
     catalog, subscriptions = load_folder(folder)
     rater = Rater(catalog, subscriptions)
     summary = Summary(default_currency=catalog.owner.currency)
     usage = folder / "usage.jsonl"
     with usage.open("rb") as handle:
-        outcomes = list(rate_lines(rater, iter(handle), summary, usage.name))
+        outcomes = list(rate_lines(rater, iter(handle), summary, usage.name, window))
     return outcomes, summary
 
 

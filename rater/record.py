@@ -4,6 +4,12 @@ The wire format (``usage`` topic and ``usage.jsonl``) is documented in ``docs/ev
 ``usage/1``).  Decoding is strict about what rating needs and lenient about the rest: unknown fields are
 kept in :attr:`UsageRecord.raw` and never rejected.  Undecodable bytes raise :class:`InvalidRecord`, which
 the caller turns into a rating exception; decoding never crashes a worker (style habit 6).
+
+Every field is bounded here, so nothing a producer sends can overflow a later step: identifiers have a
+maximum length (:data:`MAX_ID_LENGTH`), a quantity at most :data:`MAX_QUANTITY_DIGITS` digits before the
+point (its base units are checked against 2^53 once the class is known, :func:`rater.engine.record_quantity`),
+and an event time must stay inside the calendar in UTC and, when the caller gives one, inside a
+:class:`TimeWindow` around its clock (the pure core never reads a clock).
 """
 
 from __future__ import annotations
@@ -18,6 +24,44 @@ import orjson
 from rater.errors import InvalidRecord
 
 _REQUIRED = ("record_id", "usage_identifier", "usage_class", "quantity", "event_time")
+
+#: Longest record id, usage identifier, usage class or terminating/originating identifier accepted (characters).
+#: Mediation ids are tens of characters; the bound keeps every event that echoes them far under the broker's
+#: message limit.
+MAX_ID_LENGTH = 256
+#: Longest unit name accepted.
+MAX_UNIT_LENGTH = 32
+#: Most digits a quantity may have before its decimal point: 10^21 is past any base-unit quantity the kernel
+#: holds exactly (2^53), and bounds the decimal arithmetic of the unit conversion.
+MAX_QUANTITY_DIGITS = 21
+#: Event times accepted by default: ten years either side of the clock (``RATER_EVENT_WINDOW_DAYS``).
+DEFAULT_WINDOW_DAYS = 3653
+#: Most digits a quantity may have after its decimal point.
+MAX_QUANTITY_DECIMALS = 18
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """The event times a deployment accepts: ``earliest`` <= event time <= ``latest`` (aware times).
+
+    Built by the caller from its clock (:meth:`around`); a record outside is an ``invalid_record`` rating
+    exception.  Period arithmetic, time zones and the kernel's period numbers are all safe inside it."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+
+    @classmethod
+    def around(cls, now: dt.datetime, days: int) -> TimeWindow:
+        """``days`` before and after ``now``."""
+        span = dt.timedelta(days=days)
+        return cls(now - span, now + span)
+
+    def check(self, moment: dt.datetime, what: str = "event_time") -> None:
+        if not self.earliest <= moment <= self.latest:
+            raise InvalidRecord(
+                f"{what} {moment.isoformat()} is outside the accepted window "
+                f"{self.earliest.isoformat()} .. {self.latest.isoformat()}"
+            )
 
 
 # Decoded once per record on the hot path: not frozen, since a frozen dataclass's __init__ sets each field
@@ -38,28 +82,39 @@ class UsageRecord:
     raw: dict[str, Any]
 
 
-def decode(data: bytes | str) -> UsageRecord:
-    """Parse one JSON usage record; raise :class:`InvalidRecord` saying what is wrong."""
+def decode(data: bytes | str, window: TimeWindow | None = None) -> UsageRecord:
+    """Parse one JSON usage record; raise :class:`InvalidRecord` saying what is wrong.
+
+    ``window``: the event times accepted (none: any time inside the calendar)."""
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InvalidRecord(f"not valid JSON ({exc})") from exc
     if not isinstance(body, dict):
         raise InvalidRecord("a usage record must be a JSON object")
-    return from_mapping(body)
+    return from_mapping(body, window)
 
 
-def from_mapping(body: dict[str, Any]) -> UsageRecord:
+def from_mapping(body: dict[str, Any], window: TimeWindow | None = None) -> UsageRecord:
     """Build a :class:`UsageRecord` from a decoded JSON object (see :func:`decode`).
 
-    An :class:`InvalidRecord` raised here carries the record's id whenever that one field is readable.
+    An :class:`InvalidRecord` raised here carries the record's id whenever that one field is readable
+    (and no longer than :data:`MAX_ID_LENGTH`).
     """
     raw_id = body.get("record_id")
     readable_id = (
-        str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and raw_id != "" else None
+        str(raw_id)
+        if isinstance(raw_id, (str, int))
+        and not isinstance(raw_id, bool)
+        and raw_id != ""
+        and len(str(raw_id)) <= MAX_ID_LENGTH
+        else None
     )
     try:
-        return _build(body)
+        record = _build(body)
+        if window is not None:
+            window.check(record.event_time)
+        return record
     except InvalidRecord as exc:
         exc.record_id = readable_id
         raise
@@ -88,9 +143,12 @@ def _build(body: dict[str, Any]) -> UsageRecord:
         and usage_class
         and event_time
         and quantity != ""
-        and (unit is None or type(unit) is str)
-        and (terminating is None or type(terminating) is str)
-        and (originating is None or type(originating) is str)
+        and len(record_id) <= MAX_ID_LENGTH
+        and len(usage_identifier) <= MAX_ID_LENGTH
+        and len(usage_class) <= MAX_ID_LENGTH
+        and (unit is None or (type(unit) is str and len(unit) <= MAX_UNIT_LENGTH))
+        and (terminating is None or (type(terminating) is str and len(terminating) <= MAX_ID_LENGTH))
+        and (originating is None or (type(originating) is str and len(originating) <= MAX_ID_LENGTH))
     ):
         return UsageRecord(
             record_id=record_id,
@@ -109,6 +167,7 @@ def _build(body: dict[str, Any]) -> UsageRecord:
     for name in ("record_id", "usage_identifier", "usage_class"):
         if not isinstance(body[name], (str, int)) or isinstance(body[name], bool):
             raise InvalidRecord(f"{name} must be a string")
+        _bounded(name, str(body[name]), MAX_ID_LENGTH)
     return UsageRecord(
         record_id=str(body["record_id"]),
         usage_identifier=str(body["usage_identifier"]),
@@ -124,7 +183,9 @@ def _build(body: dict[str, Any]) -> UsageRecord:
 
 def _quantity(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise InvalidRecord(f"quantity {value!r} is not a number")
+        raise InvalidRecord(f"quantity {_shown(value)} is not a number")
+    if isinstance(value, str) and len(value) > 64:
+        raise InvalidRecord(f"quantity {_shown(value)} is not a number")
     try:
         if isinstance(value, float):
             # JSON numbers with a fraction arrive as floats; their shortest repr is the text that was sent.
@@ -132,31 +193,58 @@ def _quantity(value: Any) -> Decimal:
         elif isinstance(value, (int, str)):
             amount = Decimal(str(value).strip())
         else:
-            raise InvalidRecord(f"quantity {value!r} is not a number")
+            raise InvalidRecord(f"quantity {_shown(value)} is not a number")
     except InvalidOperation as exc:
-        raise InvalidRecord(f"quantity {value!r} is not a number") from exc
+        raise InvalidRecord(f"quantity {_shown(value)} is not a number") from exc
     if not amount.is_finite() or amount < 0:
-        raise InvalidRecord(f"quantity {value!r} must be a finite number, zero or more")
+        raise InvalidRecord(f"quantity {_shown(value)} must be a finite number, zero or more")
+    if amount.adjusted() >= MAX_QUANTITY_DIGITS or -amount.as_tuple().exponent > MAX_QUANTITY_DECIMALS:  # type: ignore[operator]
+        raise InvalidRecord(
+            f"quantity {_shown(value)} is out of range (at most {MAX_QUANTITY_DIGITS} digits before the point "
+            f"and {MAX_QUANTITY_DECIMALS} after)"
+        )
     return amount
+
+
+def _shown(value: Any) -> str:
+    """A value for a message, cut short: messages echo input, and input can be huge."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
+def _bounded(name: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidRecord(f"{name} is {len(value)} characters long, more than {limit}")
 
 
 def _unit(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidRecord(f"unit {value!r} must be a string")
+        raise InvalidRecord(f"unit {_shown(value)} must be a string")
+    _bounded("unit", value, MAX_UNIT_LENGTH)
     return value.strip()
 
 
 def _event_time(value: Any) -> dt.datetime:
-    if not isinstance(value, str):
-        raise InvalidRecord(f"event_time {value!r} must be an ISO 8601 string with a UTC offset")
+    if not isinstance(value, str) or len(value) > 64:
+        raise InvalidRecord(f"event_time {_shown(value)} must be an ISO 8601 string with a UTC offset")
+    return parse_time(value, "event_time")
+
+
+def parse_time(value: str, what: str) -> dt.datetime:
+    """An ISO 8601 time with a UTC offset that stays inside the calendar in UTC (years 1 to 9999), or
+    :class:`InvalidRecord`.  Used for event times and for the times of control messages."""
     try:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError as exc:
-        raise InvalidRecord(f"event_time {value!r} is not ISO 8601") from exc
+        raise InvalidRecord(f"{what} {_shown(value)} is not ISO 8601") from exc
     if moment.tzinfo is None:
-        raise InvalidRecord(f"event_time {value!r} has no UTC offset")
+        raise InvalidRecord(f"{what} {_shown(value)} has no UTC offset")
+    try:
+        moment.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise InvalidRecord(f"{what} {_shown(value)} leaves the calendar in UTC") from exc
     return moment
 
 
@@ -165,5 +253,7 @@ def _optional_text(body: dict[str, Any], name: str) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, (str, int)) and not isinstance(value, bool):
-        return str(value)
-    raise InvalidRecord(f"{name} {value!r} must be a string")
+        text = str(value)
+        _bounded(name, text, MAX_ID_LENGTH)
+        return text
+    raise InvalidRecord(f"{name} {_shown(value)} must be a string")

@@ -24,7 +24,8 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection
 
-from rater.errors import RetriableError
+from rater.errors import DrawRefused, RetriableError
+from rater.keys import claim_key
 from rater.state import DEFAULT_RETAIN, Counter, Draw, DrawRequest, DrawResult
 
 LIBRARY = importlib.resources.files("rater").joinpath("lua/rater.lua").read_text(encoding="utf-8")
@@ -205,22 +206,29 @@ class RedisStore:
         if not self._loaded:
             await self.load()
         encoded = [encode(request, self.result_ttl) for request in requests]
-        try:
-            replies = await self._pipeline(encoded)
-        except redis_errors.ResponseError as exc:
-            if "function" not in str(exc).lower():
-                raise
+        replies = await self._pipeline(encoded)
+        if any(isinstance(reply, redis_errors.ResponseError) and _missing_library(reply) for reply in replies):
             await self.load()  # the server lost the library (restart without persistence)
             replies = await self._pipeline(encoded)
-        return [decode(reply) for reply in replies]
+        out: list[DrawResult] = []
+        for position, reply in enumerate(replies):
+            if isinstance(reply, Exception):
+                raise DrawRefused(position, f"the kernel refused the draw: {reply}")
+            try:
+                out.append(decode(reply))
+            except (ValueError, TypeError) as exc:
+                raise DrawRefused(position, f"unreadable kernel reply: {exc}") from exc
+        return out
 
     async def _pipeline(self, encoded: list[tuple[list[str], list[str]]]) -> list[Any]:
+        """Every draw in one pipeline; a command the server answers with an error comes back as that error
+        in its place (the other commands ran)."""
         try:
             pipe = self.client.pipeline(transaction=False)
             command = pipe.execute_command  # what pipe.fcall calls, without two layers of argument copies
             for keys, args in encoded:
                 command("FCALL", "rater_draw", len(keys), *keys, *args)
-            return list(await pipe.execute())
+            return list(await pipe.execute(raise_on_error=False))
         except UNAVAILABLE as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
 
@@ -234,6 +242,34 @@ class RedisStore:
         except UNAVAILABLE as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
         return {_text(name): int(value) for name, value in raw.items()}
+
+    async def marked(self, keys: Sequence[str], field: str) -> list[bool]:
+        """``HEXISTS`` of each key, pipelined (on a cluster, one round trip per node)."""
+        if not keys:
+            return []
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hexists(key, field)
+            return [bool(reply) for reply in await pipe.execute()]
+        except UNAVAILABLE as exc:
+            raise RetriableError(f"state store unavailable: {exc}") from exc
+
+    async def claim(self, claims: Sequence[tuple[str, str]]) -> list[str | None]:
+        """``SET claim fingerprint NX GET EX ttl`` per record (Redis 7.0+), pipelined: the reply is the
+        fingerprint kept first, or nil when this command kept ours."""
+        if not claims:
+            return []
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            command = pipe.execute_command
+            ttl = str(self.result_ttl)
+            for record_id, fingerprint in claims:
+                command("SET", claim_key(record_id), fingerprint, "NX", "GET", "EX", ttl)
+            replies = await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise RetriableError(f"state store unavailable: {exc}") from exc
+        return [None if reply is None else _text(reply) for reply in replies]
 
     async def mark(self, key: str, field: str, value: int) -> bool:
         if not self._loaded:
@@ -261,6 +297,11 @@ class RedisStore:
         if reply is None:
             return None
         return reply if isinstance(reply, bytes) else str(reply).encode()
+
+
+def _missing_library(error: Exception) -> bool:
+    """The server answers ``ERR Function not found`` when it lost the library (a restart without persistence)."""
+    return "function not found" in str(error).lower()
 
 
 def _text(value: bytes | str) -> str:

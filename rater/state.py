@@ -35,6 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from rater.errors import DrawRefused
+
 UNLIMITED = 2**53 - 1
 """The participation limit of a participant without one: no draw reaches it (quantities stay below 2^53,
 the kernel's exact integer range), so the participant's use is counted but never capped.  A number rather
@@ -131,6 +133,14 @@ class MemoryStore:
     results: dict[str, DrawResult] = field(default_factory=dict)
     settled: dict[str, int] = field(default_factory=dict)
     adjustments: dict[str, bytes] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)
+
+    def claim(self, record_id: str, fingerprint: str) -> str | None:
+        """The first fingerprint seen for ``record_id`` (``None`` when this call kept ``fingerprint``)."""
+        first = self.claims.get(record_id)
+        if first is None:
+            self.claims[record_id] = fingerprint
+        return first
 
     def fields(self, key: str) -> dict[str, int]:
         return dict(self.hashes.get(key, {}))
@@ -268,11 +278,25 @@ class DrawRequest:
 class AsyncStateStore(Protocol):
     """The store as the stream uses it: many draws in one round trip (the Redis store implements it)."""
 
-    async def draw_many(self, requests: Sequence[DrawRequest]) -> list[DrawResult]: ...
+    async def draw_many(self, requests: Sequence[DrawRequest]) -> list[DrawResult]:
+        """Draw each request in order (one round trip).  A request the store refuses, writing nothing for
+        it, raises :class:`~rater.errors.DrawRefused` naming its position; the requests before it have
+        drawn, and asking again replays their results."""
+        ...
 
     async def fields(self, key: str) -> dict[str, int]: ...
 
     async def mark(self, key: str, field: str, value: int) -> bool: ...
+
+    async def marked(self, keys: Sequence[str], field: str) -> list[bool]:
+        """Whether each hash in ``keys`` has ``field`` (billing-activation marks, R53), in one round trip."""
+        ...
+
+    async def claim(self, claims: Sequence[tuple[str, str]]) -> list[str | None]:
+        """R1 across sharing roots: for each ``(record id, fingerprint)`` in order, keep the fingerprint if the
+        id has none yet and answer ``None``, else answer the fingerprint kept first (nothing changes).  One
+        round trip; claims are kept as long as draw results (:data:`rater.redis_store.DEFAULT_RESULT_TTL`)."""
+        ...
 
 
 class SettlementStore(Protocol):
@@ -293,13 +317,25 @@ class AsyncMemoryStore:
     inner: MemoryStore = field(default_factory=MemoryStore)
 
     async def draw_many(self, requests: Sequence[DrawRequest]) -> list[DrawResult]:
-        return [self.inner.draw(r.record_key, r.quantity, r.counters) for r in requests]
+        out: list[DrawResult] = []
+        for position, request in enumerate(requests):
+            try:
+                out.append(self.inner.draw(request.record_key, request.quantity, request.counters))
+            except DrawRefused as refused:
+                raise DrawRefused(position, refused.detail) from refused
+        return out
 
     async def fields(self, key: str) -> dict[str, int]:
         return self.inner.fields(key)
 
     async def mark(self, key: str, field: str, value: int) -> bool:
         return self.inner.mark(key, field, value)
+
+    async def marked(self, keys: Sequence[str], field: str) -> list[bool]:
+        return [field in self.inner.fields(key) for key in keys]
+
+    async def claim(self, claims: Sequence[tuple[str, str]]) -> list[str | None]:
+        return [self.inner.claim(record_id, fingerprint) for record_id, fingerprint in claims]
 
     async def adjust(
         self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes

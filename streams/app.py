@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 from rater.batch import rate_batch, tick
 from rater.engine import Rater
 from rater.events import Notification, Outcome, RatedCharge
+from rater.record import TimeWindow
 from rater.redis_store import RedisStore
 from streams import metrics
 from streams.config_store import LiveRater
@@ -240,4 +241,6 @@ async def _tick_with_retry(pipeline: Pipeline, moment: dt.datetime) -> list[Noti
 
 
 async def _rate_with_retry(pipeline: Pipeline, items: Sequence[tuple[bytes, str]]) -> list[tuple[str, Outcome]]:
-    return await retry(lambda: rate_batch(pipeline.rater, pipeline.store, items), "the batch")
+    """The batch through the one rating pipeline, with event times accepted around the wall clock."""
+    window = TimeWindow.around(dt.datetime.now(dt.UTC), pipeline.settings.event_window_days)
+    return await retry(lambda: rate_batch(pipeline.rater, pipeline.store, items, window), "the batch")

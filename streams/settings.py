@@ -12,7 +12,8 @@
 | ``RATER_REPLICATION`` | ``1`` | replication factor of created topics |
 | ``RATER_BATCH_SIZE`` | ``200`` | records rated per store round trip |
 | ``RATER_BATCH_WITHIN`` | ``0.05`` | seconds to wait to fill a batch |
-| ``RATER_RESULT_TTL`` | ``604800`` | seconds a record's draw is kept for redeliveries |
+| ``RATER_RESULT_TTL`` | ``604800`` | seconds a record's draw (and its id's claim, R1) is kept for redeliveries |
+| ``RATER_EVENT_WINDOW_DAYS`` | ``3653`` | event times accepted: this many days either side of the clock |
 | ``RATER_SESSION_TIMEOUT`` | ``8`` | consumer-group session timeout, seconds |
 | ``RATER_TICK_INTERVAL`` | ``60`` | seconds between time-driven rule runs (activation by time); 0: off |
 | ``RATER_LOG_LEVEL`` | ``warning`` | worker log level |
@@ -33,6 +34,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rater.record import DEFAULT_WINDOW_DAYS
+
 
 class SettingsError(ValueError):
     """A missing or malformed environment setting."""
@@ -51,6 +54,7 @@ class Settings:
     batch_size: int = 200
     batch_within: float = 0.05
     result_ttl: int = 7 * 24 * 3600
+    event_window_days: int = DEFAULT_WINDOW_DAYS
     session_timeout: float = 8.0
     tick_interval: float = 60.0
     log_level: str = "warning"
@@ -105,6 +109,7 @@ class Settings:
             batch_size=int(number("RATER_BATCH_SIZE", 200, int)),
             batch_within=float(number("RATER_BATCH_WITHIN", 0.05, float)),
             result_ttl=int(number("RATER_RESULT_TTL", 7 * 24 * 3600, int)),
+            event_window_days=int(number("RATER_EVENT_WINDOW_DAYS", DEFAULT_WINDOW_DAYS, int)),
             session_timeout=float(number("RATER_SESSION_TIMEOUT", 8.0, float)),
             tick_interval=_non_negative(source.get("RATER_TICK_INTERVAL", ""), 60.0),
             log_level=source.get("RATER_LOG_LEVEL", "warning"),

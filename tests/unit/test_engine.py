@@ -73,27 +73,39 @@ def test_deduper_keeps_the_first_outcome(tmp_path: Path) -> None:
 
 
 def test_rate_folder_rates_a_repeated_record_id_once(tmp_path: Path) -> None:
-    """R1: usage.jsonl holds record "dup" twice (60 s, then a redelivery claiming 120 s): one outcome, the first
-    (60 s x $0.06/min = 1 min x 0.06 = $0.06), records == 1, rated == 1, duplicates == 1, total $0.06."""
+    """R1: usage.jsonl holds record "dup" three times: 60 s, the same 60 s again (a redelivery), then 120 s
+    (other content under the same id).  The first is rated (60 s x $0.06/min = 1 min x 0.06 = $0.06); the
+    redelivery writes no second line (duplicates == 1); the third is a ``duplicate_record`` exception whose
+    event id is not the first outcome's, and which draws and charges nothing: records == 2, rated == 1,
+    total $0.06."""
     catalog = catalog_doc([group("STANDARD", rate("VOICE", "0.06"))])
     folder = write_folder(
         tmp_path,
         catalog,
         subscriptions_doc(),
-        [usage(record_id="dup", quantity="60"), usage(record_id="dup", quantity="120")],
+        [
+            usage(record_id="dup", quantity="60"),
+            usage(record_id="dup", quantity="60"),
+            usage(record_id="dup", quantity="120"),
+        ],
     )
     outcomes, summary = rate_folder(folder)
-    assert len(outcomes) == 1
-    only = outcomes[0]
-    assert isinstance(only, RatedCharge)
-    assert (only.record_id, only.quantity, only.total_amount) == ("dup", 60_000, Decimal("0.06"))
-    assert (summary.records, summary.rated, summary.duplicates) == (1, 1, 1)
+    assert len(outcomes) == 2
+    first, duplicate = outcomes
+    assert isinstance(first, RatedCharge)
+    assert (first.record_id, first.quantity, first.total_amount) == ("dup", 60_000, Decimal("0.06"))
+    assert isinstance(duplicate, RatingExceptionEvent)
+    assert (duplicate.record_id, duplicate.type) == ("dup", "duplicate_record")
+    assert duplicate.to_dict()["event_id"] != first.to_dict()["event_id"]
+    assert (summary.records, summary.rated, summary.duplicates) == (2, 1, 1)
+    assert dict(summary.exceptions) == {"duplicate_record": 1}
     assert summary.to_dict()["total_amount"] == "0.06"
 
 
 def test_rate_lines_dedupes_and_skips_blank_lines(tmp_path: Path) -> None:
-    """R1: lines a, (blank), b, a, a -> outcomes a, b; records == 2 (distinct ids), duplicates == 2; a
-    duplicate of a record that became an exception (unknown UID) is not rated again either."""
+    """R1: lines a, (blank), b (unknown UID), a (600 s: other content), b (the same again) -> outcomes a,
+    b's exception, a's ``duplicate_record``; the exact repeat of b writes nothing: records == 3,
+    duplicates == 1."""
     rater = _voice_rater(tmp_path)
     lines = [
         orjson.dumps(usage(record_id="a")),
@@ -104,12 +116,13 @@ def test_rate_lines_dedupes_and_skips_blank_lines(tmp_path: Path) -> None:
     ]
     summary = Summary(default_currency="USD")
     outcomes = list(rate_lines(rater, iter(lines), summary, "usage.jsonl"))
-    assert [(type(o).__name__, getattr(o, "record_id", None)) for o in outcomes] == [
-        ("RatedCharge", "a"),
-        ("RatingExceptionEvent", "b"),
+    assert [(type(o).__name__, getattr(o, "record_id", None), getattr(o, "type", None)) for o in outcomes] == [
+        ("RatedCharge", "a", None),
+        ("RatingExceptionEvent", "b", "no_usage_identifier_match"),
+        ("RatingExceptionEvent", "a", "duplicate_record"),
     ]
-    assert (summary.records, summary.rated, summary.duplicates) == (2, 1, 2)
-    assert dict(summary.exceptions) == {"no_usage_identifier_match": 1}
+    assert (summary.records, summary.rated, summary.duplicates) == (3, 1, 1)
+    assert dict(summary.exceptions) == {"no_usage_identifier_match": 1, "duplicate_record": 1}
 
 
 def test_repeated_invalid_record_with_a_readable_id_is_deduped(tmp_path: Path) -> None:
