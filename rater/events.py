@@ -9,6 +9,7 @@ units; nothing in an event depends on the wall clock, so rating the same input t
 from __future__ import annotations
 
 import base64
+import hashlib
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from rater.errors import RatingError
+from rater.errors import ExceptionType, RatingError
 from rater.money import format_amount
 
 RATED_CHARGE_SCHEMA = "rated-charge/1"
@@ -298,6 +299,16 @@ class RatingExceptionEvent:
     def from_error(cls, record_id: str, error: RatingError, original: bytes) -> RatingExceptionEvent:
         return cls(record_id, error.type.value, error.message, error.account, original)
 
+    @property
+    def event_id(self) -> str:
+        """``<record id>:exception``; a ``duplicate_record`` is not its record id's first outcome, so its id
+        also names the bytes it came with (``<record id>:duplicate:<digest>``): it never reuses the first
+        outcome's id, and a resend of the same duplicate gets the same id (R1)."""
+        if self.type == ExceptionType.DUPLICATE_RECORD:
+            digest = hashlib.blake2b(self.original, digest_size=12).hexdigest()
+            return f"{self.record_id}:duplicate:{digest}"
+        return f"{self.record_id}:exception"
+
     def to_dict(self) -> dict[str, Any]:
         try:
             text, encoding = self.original.decode("utf-8"), "utf-8"
@@ -305,7 +316,7 @@ class RatingExceptionEvent:
             text, encoding = base64.b64encode(self.original).decode("ascii"), "base64"
         return {
             "schema": RATING_EXCEPTION_SCHEMA,
-            "event_id": f"{self.record_id}:exception",
+            "event_id": self.event_id,
             "record_id": self.record_id,
             "type": self.type,
             "message": self.message,

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from rater.errors import ExceptionType, InvalidRecord
-from rater.record import decode, from_mapping
+from rater.record import MAX_ID_LENGTH, MAX_UNIT_LENGTH, TimeWindow, decode, from_mapping
 from tests.unit._builders import UID, usage
 
 
@@ -173,3 +173,88 @@ def test_integer_ids_become_text() -> None:
 def test_wrongly_typed_fields(field: str, value: object) -> None:
     """Ids, the unit and the identifiers must be text (ids may be integers); anything else is InvalidRecord."""
     assert field in _decode_error(usage(**{field: value})).detail
+
+
+# -- bounds: nothing a producer sends can overflow a later step (architecture property 4) ----------------------
+
+
+@pytest.mark.parametrize(
+    "quantity",
+    [
+        "1e999999999",  # Decimal takes it; any arithmetic on it would raise decimal.Overflow
+        "1e309",  # past a double
+        str(10**30),
+        "1" * 22,  # 22 digits before the point: past MAX_QUANTITY_DIGITS (21)
+        "0." + "1" * 19,  # 19 digits after the point: past MAX_QUANTITY_DECIMALS (18)
+        "9" * 65,  # text longer than any number
+    ],
+)
+def test_a_quantity_out_of_range_is_an_invalid_record(quantity: Any) -> None:
+    """Quantities with more digits than the kernel could ever hold are refused at decode, with the record's id,
+    before any arithmetic (R1 keeps deduping on the id)."""
+    error = _decode_error(usage(record_id="big", quantity=quantity))
+    assert error.record_id == "big"
+    assert "quantity" in error.detail
+    assert len(error.message) < 300  # the message never echoes a huge input
+
+
+def test_json_numbers_past_64_bits_are_invalid_records() -> None:
+    """orjson reads an integer past 64 bits as a double (10^30 -> 1e30: 31 digits, refused at decode) and a
+    number past a double (1e309) not at all: the message is not valid JSON, an exception under the
+    caller's fallback id.  Neither reaches any arithmetic."""
+    head = b'{"record_id":"f","usage_identifier":"u","usage_class":"SMS","event_time":"2026-03-02T10:00:00Z",'
+    big = _decode_error_raw(head + b'"quantity":1000000000000000000000000000000}')
+    assert (big.record_id, "out of range" in big.detail) == ("f", True)
+    infinite = _decode_error_raw(head + b'"quantity":1e309}')
+    assert (infinite.record_id, "not valid JSON" in infinite.detail) == (None, True)
+
+
+def _decode_error_raw(data: bytes) -> InvalidRecord:
+    with pytest.raises(InvalidRecord) as caught:
+        decode(data)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("event_time", "reason"),
+    [
+        ("9999-12-31T23:00:00-05:00", "leaves the calendar"),  # 10000-01-01T04:00Z
+        ("0001-01-01T00:30:00+01:00", "leaves the calendar"),  # 0000-12-31T23:30Z
+        ("2026-03-02T10:00:00", "no UTC offset"),
+        ("2026-13-02T10:00:00Z", "not ISO 8601"),
+    ],
+)
+def test_event_times_outside_the_calendar_are_invalid(event_time: str, reason: str) -> None:
+    error = _decode_error(usage(record_id="t", event_time=event_time))
+    assert reason in error.detail
+    assert error.record_id == "t"
+
+
+def test_the_time_window_bounds_event_times() -> None:
+    """A window of 10 days around 2026-03-10T00:00Z takes 2026-02-28T00:00Z (its first instant) and
+    2026-03-20T00:00Z (its last), and refuses a microsecond outside either end."""
+    window = TimeWindow.around(dt.datetime(2026, 3, 10, tzinfo=dt.UTC), 10)
+    for inside in ("2026-02-28T00:00:00Z", "2026-03-20T00:00:00Z", "2026-03-19T19:00:00-05:00"):
+        assert decode(orjson.dumps(usage(event_time=inside)), window).event_time.tzinfo is not None
+    for outside in ("2026-02-27T23:59:59.999999Z", "2026-03-20T00:00:00.000001Z", "2150-01-01T00:00:00Z"):
+        with pytest.raises(InvalidRecord, match="outside the accepted window"):
+            decode(orjson.dumps(usage(record_id="w", event_time=outside)), window)
+
+
+@pytest.mark.parametrize("name", ["record_id", "usage_identifier", "usage_class", "terminating_identifier"])
+def test_identifiers_longer_than_the_bound_are_invalid(name: str) -> None:
+    """A 600 KB identifier would make every event echoing it larger than a broker takes: at most
+    MAX_ID_LENGTH (256) characters; 256 pass, 257 do not.  An over-long record id is not echoed as the
+    record's id (the caller falls back to the message's topic:partition:offset)."""
+    decode(orjson.dumps(usage(**{"record_id": "ok", name: "x" * MAX_ID_LENGTH})))
+    error = _decode_error(usage(**{"record_id": "long", name: "x" * (MAX_ID_LENGTH + 1)}))
+    assert str(MAX_ID_LENGTH) in error.detail
+    assert error.record_id == (None if name == "record_id" else "long")
+    huge = _decode_error(usage(record_id="x" * 600_000))
+    assert huge.record_id is None
+    assert len(huge.message) < 300
+
+
+def test_unit_longer_than_its_bound_is_invalid() -> None:
+    with pytest.raises(InvalidRecord, match="unit"):
+        decode(orjson.dumps(usage(unit="s" * (MAX_UNIT_LENGTH + 1))))

@@ -1,0 +1,153 @@
+"""The one rating pipeline (rater.batch.rate_batch) over the in-memory twin of the kernel: exactly one outcome
+per record whatever the record holds (R1, R31, architecture property 4), and record ids claimed across
+sharing roots."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from rater.batch import fingerprint, rate_batch
+from rater.engine import Rater
+from rater.events import Outcome, RatedCharge, RatingExceptionEvent
+from rater.state import AsyncMemoryStore, MemoryStore
+from tests.unit._builders import account, catalog_doc, group, make_rater, rate, subscriptions_doc, usage
+
+
+def _rater(tmp_path: Path) -> Rater:
+    """Two accounts, each its own sharing root: ACC-1 (UID +15195550100) and ACC-2 (UID +15195550200);
+    VOICE at $0.06/min, SMS at $0.01/event, plan precision 2."""
+    catalog = catalog_doc([group("STANDARD", rate("VOICE", "0.06"), rate("SMS", "0.01", "event"))])
+    return make_rater(
+        tmp_path,
+        catalog,
+        subscriptions_doc(account("ACC-1"), account("ACC-2", uid="+15195550200", service_id="AS-2")),
+    )
+
+
+def _rate(rater: Rater, store: AsyncMemoryStore, *bodies: dict[str, Any] | bytes) -> list[tuple[str, Outcome]]:
+    items = [(body if isinstance(body, bytes) else orjson.dumps(body), f"usage:0:{n}") for n, body in enumerate(bodies)]
+    return asyncio.run(rate_batch(rater, store, items))
+
+
+def test_the_largest_exact_quantity_is_rated_and_one_more_second_is_not(tmp_path: Path) -> None:
+    """Quantities must stay below 2^53 - 1 = 9,007,199,254,740,991 base units (ms for VOICE).
+    9,007,199,254,740 s = 9,007,199,254,740,000 ms is below: 150,119,987,579 min x $0.06 = $9,007,199,254.74.
+    One second more, 9,007,199,254,741,000 ms, is not: an invalid_record exception, and nothing is drawn."""
+    rater = _rater(tmp_path)
+    store = AsyncMemoryStore()
+    (_, fits), (_, over) = _rate(
+        rater,
+        store,
+        usage(record_id="fits", quantity="9007199254740"),
+        usage(record_id="over", quantity="9007199254741"),
+    )
+    assert isinstance(fits, RatedCharge)
+    assert (fits.quantity, fits.total_amount) == (9_007_199_254_740_000, Decimal("9007199254.74"))
+    assert isinstance(over, RatingExceptionEvent)
+    assert (over.record_id, over.type) == ("over", "invalid_record")
+    assert "2^53" in over.message
+    assert not any("over" in key for key in store.inner.results)
+
+
+def test_an_unexpected_error_rating_one_record_is_that_records_exception(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last line of defence: an error nobody planned for, in preparing one record or in pricing another,
+    becomes that record's software_system_error; the records around them are rated ($0.06 each: 60 s at
+    $0.06/min), and the record that failed in preparation drew nothing."""
+    rater = _rater(tmp_path)
+    prepare, finish = rater.prepare, rater.finish
+
+    def failing_prepare(record: Any, *args: Any) -> Any:
+        if record.record_id == "boom-prepare":
+            raise ZeroDivisionError("in preparation")
+        return prepare(record, *args)
+
+    def failing_finish(prepared: Any, result: Any) -> Any:
+        if prepared.record.record_id == "boom-price":
+            raise OverflowError("in pricing")
+        return finish(prepared, result)
+
+    monkeypatch.setattr(rater, "prepare", failing_prepare)
+    monkeypatch.setattr(rater, "finish", failing_finish)
+    store = AsyncMemoryStore()
+    out = _rate(
+        rater,
+        store,
+        usage(record_id="a"),
+        usage(record_id="boom-prepare"),
+        usage(record_id="b"),
+        usage(record_id="boom-price"),
+        usage(record_id="c"),
+    )
+    assert [(record_id, type(o).__name__, getattr(o, "type", None)) for record_id, o in out] == [
+        ("a", "RatedCharge", None),
+        ("boom-prepare", "RatingExceptionEvent", "software_system_error"),
+        ("b", "RatedCharge", None),
+        ("boom-price", "RatingExceptionEvent", "software_system_error"),
+        ("c", "RatedCharge", None),
+    ]
+    assert [o.total_amount for _, o in out if isinstance(o, RatedCharge)] == [Decimal("0.06")] * 3
+    assert "ZeroDivisionError: in preparation" in out[1][1].to_dict()["message"]
+    assert not any("boom-prepare" in key for key in store.inner.results)
+
+
+def test_a_record_id_reused_on_another_account_is_a_duplicate_record(tmp_path: Path) -> None:
+    """R1 across sharing roots: "x" is rated on ACC-1 (60 s, $0.06); "x" again on ACC-2 (another root, so the
+    kernel's own dedupe would not see it) is a duplicate_record exception with its own event id, ACC-2 draws
+    nothing; the exact resend of ACC-1's "x" gets the first outcome again, byte for byte."""
+    rater = _rater(tmp_path)
+    store = AsyncMemoryStore(MemoryStore())
+    first = usage(record_id="x")
+    (_, rated), (_, duplicate), (_, again) = _rate(
+        rater, store, first, usage(record_id="x", usage_identifier="+15195550200"), first
+    )
+    assert isinstance(rated, RatedCharge)
+    assert (rated.account, rated.total_amount) == ("ACC-1", Decimal("0.06"))
+    assert isinstance(duplicate, RatingExceptionEvent)
+    assert duplicate.type == "duplicate_record"
+    body = duplicate.to_dict()
+    assert body["event_id"] != rated.to_dict()["event_id"]
+    assert body["event_id"].startswith("x:duplicate:")
+    assert orjson.dumps(again.to_dict()) == orjson.dumps(rated.to_dict())
+    assert [key for key in store.inner.results if "x" in key] == ["rater:{ACC-1}:record:x"]
+
+
+def test_the_same_record_id_with_other_content_in_one_batch(tmp_path: Path) -> None:
+    """Two records "y" in one batch, 60 s then 120 s on the same phone: the first is rated ($0.06), the second
+    is a duplicate_record (it would otherwise have replayed the first's draw under a different body)."""
+    rater = _rater(tmp_path)
+    (_, one), (_, two) = _rate(rater, AsyncMemoryStore(), usage(record_id="y"), usage(record_id="y", quantity="120"))
+    assert isinstance(one, RatedCharge)
+    assert one.total_amount == Decimal("0.06")
+    assert isinstance(two, RatingExceptionEvent)
+    assert two.type == "duplicate_record"
+
+
+def test_the_fingerprint_ignores_what_does_not_change_the_outcome(tmp_path: Path) -> None:
+    """An exact resend may carry a new produced_at, unknown fields, or the same instant at another offset:
+    same fingerprint.  Another quantity, class, phone, time or destination: another fingerprint."""
+    rater = _rater(tmp_path)
+    from rater.record import from_mapping
+
+    def print_of(**fields: Any) -> str:
+        return fingerprint(rater.prepare(from_mapping(usage(record_id="f", **fields))))
+
+    base = print_of()
+    assert print_of(produced_at=123, extra={"a": 1}) == base
+    assert print_of(event_time="2026-03-02T05:00:00-05:00") == base  # the same instant as 10:00Z
+    assert print_of(quantity="60.0") == base  # the same base units
+    for changed in (
+        {"quantity": "61"},
+        {"event_time": "2026-03-02T10:00:01Z"},
+        {"usage_identifier": "+15195550200"},
+        {"usage_class": "SMS", "quantity": "1", "unit": "event"},
+        {"terminating_identifier": "+18085551234"},
+    ):
+        assert print_of(**changed) != base, changed
