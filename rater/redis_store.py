@@ -262,10 +262,8 @@ class RedisStore:
             return []
         try:
             pipe = self.client.pipeline(transaction=False)
-            command = pipe.execute_command
-            ttl = str(self.result_ttl)
             for record_id, fingerprint in claims:
-                command("SET", claim_key(record_id), fingerprint, "NX", "GET", "EX", ttl)
+                pipe.set(claim_key(record_id), fingerprint, nx=True, get=True, ex=self.result_ttl)
             replies = await pipe.execute()
         except UNAVAILABLE as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc

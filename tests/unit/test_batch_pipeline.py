@@ -14,6 +14,7 @@ import pytest
 
 from rater.batch import fingerprint, rate_batch
 from rater.engine import Rater
+from rater.errors import DrawRefused
 from rater.events import Outcome, RatedCharge, RatingExceptionEvent
 from rater.state import AsyncMemoryStore, MemoryStore
 from tests.unit._builders import account, catalog_doc, group, make_rater, rate, subscriptions_doc, usage
@@ -151,3 +152,31 @@ def test_the_fingerprint_ignores_what_does_not_change_the_outcome(tmp_path: Path
         {"terminating_identifier": "+18085551234"},
     ):
         assert print_of(**changed) != base, changed
+
+
+class _Refusing(MemoryStore):
+    """The twin, refusing the draw of one record key as the kernel refuses one it cannot count exactly."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def draw(self, record_key: str, quantity: int, counters: Any) -> Any:
+        if record_key.endswith(f":record:{self.refused}"):
+            raise DrawRefused(0, "a counter would pass 2^53 - 1")
+        return super().draw(record_key, quantity, counters)
+
+
+def test_a_draw_the_store_refuses_is_that_records_exception(tmp_path: Path) -> None:
+    """A refused draw writes nothing for its record, which becomes software_system_error; the records before
+    it keep their draws (asked again, they replay) and the ones after it are drawn: $0.06 each."""
+    rater = _rater(tmp_path)
+    inner = _Refusing("no")
+    out = _rate(rater, AsyncMemoryStore(inner), usage(record_id="a"), usage(record_id="no"), usage(record_id="b"))
+    assert [(record_id, getattr(o, "type", "rated")) for record_id, o in out] == [
+        ("a", "rated"),
+        ("no", "software_system_error"),
+        ("b", "rated"),
+    ]
+    assert [o.total_amount for _, o in out if isinstance(o, RatedCharge)] == [Decimal("0.06")] * 2
+    assert sorted(inner.results) == ["rater:{ACC-1}:record:a", "rater:{ACC-1}:record:b"]
