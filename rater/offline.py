@@ -18,13 +18,14 @@ Two control lines stand for what the stream gets from elsewhere:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -114,6 +115,8 @@ def _control(data: bytes) -> dict[str, object] | None:
     return body if isinstance(body, dict) and "control" in body else None
 
 
+T = TypeVar("T")
+
 #: Records rated per call of the pipeline offline.  Any size gives the same outcomes (a batch is split
 #: where a record may activate a package, :mod:`rater.batch`); this one keeps the per-call cost small.
 BATCH = 512
@@ -153,6 +156,17 @@ def rate_lines(
         loop.close()
 
 
+def _run(loop: asyncio.AbstractEventLoop, step: Coroutine[Any, Any, T]) -> T:
+    """Run one step of the pipeline on the offline loop; from inside a running loop (a caller that is itself
+    async) on a thread of its own, since one thread runs one loop at a time."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return loop.run_until_complete(step)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(loop.run_until_complete, step).result()
+
+
 def _outcomes(
     loop: asyncio.AbstractEventLoop,
     rater: Rater,
@@ -164,7 +178,7 @@ def _outcomes(
 ) -> Iterator[Event]:
     if not batch:
         return
-    for record_id, outcome in loop.run_until_complete(rate_batch(rater, store, batch, window)):
+    for record_id, outcome in _run(loop, rate_batch(rater, store, batch, window)):
         body = hash(orjson.dumps(outcome.to_dict()))
         if emitted.get(record_id) == body:
             summary.duplicates += 1
@@ -189,7 +203,7 @@ def _apply(
             moment = parse_time(str(control["time"]), "tick time")
         except InvalidRecord as exc:
             raise ValueError(f"{where}: {exc}") from exc
-        notes = loop.run_until_complete(tick(rater, store, moment))
+        notes = _run(loop, tick(rater, store, moment))
         summary.notifications += len(notes)
         yield from notes
     elif (
