@@ -280,7 +280,9 @@ async def _draw(store: AsyncStateStore, requests: list[DrawRequest]) -> list[Dra
 
 def _learn(marks: ActivationMarks, prepared: Prepared, result: DrawResult) -> None:
     """Marks a draw set (R51): later records see the package activated."""
-    for activation, draw in zip(prepared.resolution.activations, result.draws, strict=False):
+    for activation, draw in zip(
+        prepared.resolution.activations, result.draws[len(prepared.resolution.units) :], strict=True
+    ):
         if draw.marked:
             marks.learn(prepared.root, activation.account_package.id)
 

@@ -354,9 +354,12 @@ class Rater:
             ),
             None,
         )
-        counters = tuple(
+        # Billing-activation counters go after the allowances: the record that activates a package is the usage
+        # that reached its threshold (R50a), not usage of an activated package, so the kernel checks a
+        # participant's activation gate (R53) before this record's own count can set the mark.
+        counters = tuple(c.counter for c in resolution.units) + tuple(
             replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in resolution.activations
-        ) + tuple(c.counter for c in resolution.units)
+        )
         return resolution, overage, counters, self.resolver.root(owner.account.id)
 
     def finish(self, prepared: Prepared, result: DrawResult) -> RatedCharge | MoneyDue:
@@ -368,11 +371,12 @@ class Rater:
         when = record.event_time
         invoicer = self.subscriptions.usage_invoicer(account)
         priced = _Priced(record.record_id, account.id, when)
-        for candidate, draw in zip(resolution.units, result.draws[len(activations) :], strict=True):
+        units = len(resolution.units)
+        for candidate, draw in zip(resolution.units, result.draws[:units], strict=True):
             self._price_bucket(
                 priced, candidate, draw, prepared.usage_class.id, prepared.location, when, prepared.local
             )
-        for activation, draw in zip(activations, result.draws[: len(activations)], strict=True):
+        for activation, draw in zip(activations, result.draws[units:], strict=True):
             if draw.marked:
                 day = prepared.local.date()
                 priced.notifications.append(_activation_notice(record.record_id, account.id, activation, day, draw))

@@ -9,8 +9,8 @@ units; nothing in an event depends on the wall clock, so rating the same input t
 from __future__ import annotations
 
 import base64
-import hashlib
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any

@@ -3,10 +3,10 @@ the stream rates them (one batch through the Redis kernel), and the balance API 
 all agree with the hand computation in the folder's expected.yaml.
 
 A billing-activation package (AP-IOT, sensor S1) contributes 2 MB to a Variable Single Tier pool once it is
-activated.  Its first record (1.5 MB, Mar 2) activates it; the next record (S0, 3 MB, Mar 3) then sees a
-4,000,000 B pool: 1,500,000 -> 4,000,000, 0.5 MB over at 1.00/MB = 0.50; S1's last 1.5 MB overflows, 1.50.
-Total 2.00.  Before the stream read activation marks, the same three records cost 4.00 on the stream
-(a 2 MB pool: 2.50 + 1.50) and 2.00 offline.
+activated.  Its first record (1.5 MB, Mar 2) activates it and is rated before activation: 1.50.  The next record
+(S0, 3 MB, Mar 3) then sees a 4,000,000 B pool: all inside, 0.00; S1's 1.5 MB on Mar 4 takes the last 1 MB and
+0.5 MB overflows at 1.00/MB: 0.50.  Total 2.00.  Before the stream read activation marks, the same three
+records cost 4.00 on the stream (a 2 MB pool: 1.50 + 1.00 + 1.50) and 2.00 offline.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ async def test_activated_package_contributes_offline_on_the_stream_and_in_the_ba
     )
     assert [orjson.dumps(o.to_dict()) for _, o in streamed] == [orjson.dumps(o.to_dict()) for o in offline]
     charges = [o for _, o in streamed if isinstance(o, RatedCharge)]
-    assert [o.total_amount for o in charges] == [Decimal("0.00"), Decimal("0.50"), Decimal("1.50")]
+    assert [o.total_amount for o in charges] == [Decimal("1.50"), Decimal("0.00"), Decimal("0.50")]
     assert charges[1].draws[0].allowance == 4_000_000
 
     client = TestClient(TestServer(build_api(api_context(redis_url, redis_client, catalog, subscriptions))))
@@ -63,4 +63,4 @@ async def test_activated_package_contributes_offline_on_the_stream_and_in_the_ba
         await client.close()
     (pool,) = body["buckets"]
     assert (pool["allowance"], pool["used"], pool["remaining"]) == (4_000_000, 4_000_000, 0)
-    assert [(p["participant"], p["used"]) for p in pool["participants"]] == [("AS-S0", 2_500_000), ("AS-S1", 1_500_000)]
+    assert [(p["participant"], p["used"]) for p in pool["participants"]] == [("AS-S0", 3_000_000), ("AS-S1", 1_000_000)]

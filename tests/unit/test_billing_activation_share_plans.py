@@ -80,13 +80,17 @@ def test_activation_package_joins_the_share_plan_when_usage_activates_it(tmp_pat
     """R53 + R50a: AP-1 added Mar 1, threshold 1 MB.
     Mar 2, 0.5 MB: not activated (0.5 < 1 MB) -> no share-plan draw; 0.5 MB x $1.00 = $0.50.
     Mar 3, 0.6 MB: the activation count reaches 1.1 MB >= 1 MB in this very draw, so the package is
-    activated on Mar 3 (reason usage) and the same record draws 0.6 MB from the pool (0 -> 600,000 B): $0."""
+    activated on Mar 3 (reason usage); this record is the usage that reached the threshold, rated before
+    activation (R50a, Q11): no share-plan draw, 0.6 MB x $1.00 = $0.60.
+    Mar 4, 0.7 MB: activated, it draws from the pool (0 -> 700,000 B): $0."""
     rater = make_rater(tmp_path, CATALOG, SUBSCRIPTIONS)
     first = rated(rater, **_data("S1", "0.5", "02"))
     assert (first.draws, first.total_amount) == ((), Decimal("0.50"))
     second = rated(rater, **_data("S1", "0.6", "03"))
-    assert [(d.level, d.before, d.after) for d in second.draws] == [("share_plan", 0, 600_000)]
-    assert second.total_amount == Decimal("0.00")
+    assert (second.draws, second.total_amount) == ((), Decimal("0.60"))
+    third = rated(rater, **_data("S1", "0.7", "04"))
+    assert [(d.level, d.before, d.after) for d in third.draws] == [("share_plan", 0, 700_000)]
+    assert third.total_amount == Decimal("0.00")
     (note,) = second.notifications
     assert (note.kind, dict(note.details)["activated_on"], dict(note.details)["reason"]) == (
         "billing_activation",
