@@ -112,7 +112,8 @@ def _control(data: bytes) -> dict[str, object] | None:
         body = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    return body if isinstance(body, dict) and "control" in body else None
+    # A usage record that happens to carry a "control" field is a usage record (unknown fields are kept).
+    return body if isinstance(body, dict) and "control" in body and "record_id" not in body else None
 
 
 T = TypeVar("T")
@@ -150,7 +151,7 @@ def rate_lines(
             yield from _outcomes(loop, rater, store, batch, window, emitted, summary)
             batch = []
             if control is not None:
-                yield from _apply(loop, rater, store, control, summary, f"{source}:{number}")
+                yield from _apply(loop, rater, store, data, control, summary, window, f"{source}:{number}")
         yield from _outcomes(loop, rater, store, batch, window, emitted, summary)
     finally:
         loop.close()
@@ -193,30 +194,50 @@ def _apply(
     loop: asyncio.AbstractEventLoop,
     rater: Rater,
     store: AsyncMemoryStore,
+    data: bytes,
     control: dict[str, object],
     summary: Summary,
+    window: TimeWindow | None,
     where: str,
 ) -> Iterator[Event]:
+    """Apply one control line.  A malformed one (an unknown kind, a time that is not an ISO 8601 time with an
+    offset inside the calendar and the window, a cancellation of an unknown account-service) is an
+    ``invalid_record`` rating exception under the line's place in the file: a file's content never stops
+    offline rating."""
     kind = control.get("control")
-    if kind == "tick" and isinstance(control.get("time"), str):
-        try:
+    try:
+        if kind == "tick" and isinstance(control.get("time"), str):
             moment = parse_time(str(control["time"]), "tick time")
-        except InvalidRecord as exc:
-            raise ValueError(f"{where}: {exc}") from exc
-        notes = _run(loop, tick(rater, store, moment))
-        summary.notifications += len(notes)
-        yield from notes
-    elif (
-        kind == "cancel" and isinstance(control.get("account_service"), str) and isinstance(control.get("cancel"), str)
-    ):
-        service = str(control["account_service"])
-        day = dt.date.fromisoformat(str(control["cancel"]))
-        operation = str(control.get("id") or f"cancel:{service}:{day.isoformat()}")
-        for adjustment in rater.cancel(service, day, operation):
-            summary.add_adjustment(adjustment)
-            yield adjustment
-    else:
-        raise ValueError(f"{where}: unknown control line {control!r} (tick with a time, or cancel)")
+            if window is not None:
+                window.check(moment, "tick time")
+            notes = _run(loop, tick(rater, store, moment))
+            summary.notifications += len(notes)
+            yield from notes
+            return
+        if (
+            kind == "cancel"
+            and isinstance(control.get("account_service"), str)
+            and isinstance(control.get("cancel"), str)
+        ):
+            service = str(control["account_service"])
+            if service not in rater.subscriptions.services:
+                raise InvalidRecord(f"control line cancels unknown account-service {service!r}")
+            try:
+                day = dt.date.fromisoformat(str(control["cancel"]))
+            except ValueError as exc:
+                raise InvalidRecord(f"control line cancel date {control['cancel']!r} is not a date") from exc
+            operation = str(control.get("id") or f"cancel:{service}:{day.isoformat()}")
+            for adjustment in rater.cancel(service, day, operation):
+                summary.add_adjustment(adjustment)
+                yield adjustment
+            return
+        raise InvalidRecord("unknown control line (a tick with a time, or a cancel with account_service and cancel)")
+    except Exception as error:
+        failure = error if isinstance(error, InvalidRecord) else InvalidRecord(f"control line: {error}")
+        summary.records += 1
+        outcome = RatingExceptionEvent.from_error(where, failure, data)
+        summary.add(outcome)
+        yield outcome
 
 
 def rate_folder(folder: Path, window: TimeWindow | None = None) -> tuple[list[Event], Summary]:

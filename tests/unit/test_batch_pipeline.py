@@ -17,7 +17,16 @@ from rater.engine import Rater
 from rater.errors import DrawRefused
 from rater.events import Outcome, RatedCharge, RatingExceptionEvent
 from rater.state import AsyncMemoryStore, MemoryStore
-from tests.unit._builders import account, catalog_doc, group, make_rater, rate, subscriptions_doc, usage
+from tests.unit._builders import (
+    account,
+    catalog_doc,
+    group,
+    make_rater,
+    rate,
+    subscriptions_doc,
+    usage,
+    write_folder,
+)
 
 
 def _rater(tmp_path: Path) -> Rater:
@@ -180,3 +189,39 @@ def test_a_draw_the_store_refuses_is_that_records_exception(tmp_path: Path) -> N
     ]
     assert [o.total_amount for _, o in out if isinstance(o, RatedCharge)] == [Decimal("0.06")] * 2
     assert sorted(inner.results) == ["rater:{ACC-1}:record:a", "rater:{ACC-1}:record:b"]
+
+
+def test_offline_rating_turns_every_line_into_one_outcome_and_exits_zero(tmp_path: Path) -> None:
+    """``rater rate`` never exits non-zero because of a line's content.  Seven lines: a good record (60 s,
+    $0.06), a tick outside the calendar, a tick without an offset, an unknown control kind, a cancel of an
+    unknown account-service, a usage record that carries a field named "control" (a usage record: rated,
+    $0.06), and a record whose quantity is 1e999999999.  The four bad control lines and the bad record are
+    invalid_record exceptions (the control lines under their place in the file, usage.jsonl:N); the exit
+    code is 0 and the summary counts 7 records, 2 rated, 5 exceptions, total $0.12."""
+    from rater.cli import main
+
+    catalog = catalog_doc([group("STANDARD", rate("VOICE", "0.06"))])
+    lines: list[dict[str, Any] | bytes] = [
+        usage(record_id="good"),
+        b'{"control": "tick", "time": "9999-12-31T23:00:00-05:00"}',
+        b'{"control": "tick", "time": "2026-03-02T10:00:00"}',
+        b'{"control": "reboot"}',
+        b'{"control": "cancel", "account_service": "NOPE", "cancel": "2026-03-10"}',
+        usage(record_id="with-control-field", control="ignored"),
+        usage(record_id="huge", quantity="1e999999999"),
+    ]
+    folder = write_folder(tmp_path / "f", catalog, subscriptions_doc(), lines)
+    out = tmp_path / "out.jsonl"
+    assert main(["rate", str(folder), "--summary", "-o", str(out)]) == 0
+    *events, summary = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert [(e["record_id"], e.get("type", "rated")) for e in events] == [
+        ("good", "rated"),
+        ("usage.jsonl:2", "invalid_record"),
+        ("usage.jsonl:3", "invalid_record"),
+        ("usage.jsonl:4", "invalid_record"),
+        ("usage.jsonl:5", "invalid_record"),
+        ("with-control-field", "rated"),
+        ("huge", "invalid_record"),
+    ]
+    assert (summary["records"], summary["rated"], summary["total_amount"]) == (7, 2, "0.12")
+    assert summary["exceptions"] == {"invalid_record": 5}
