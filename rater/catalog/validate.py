@@ -19,7 +19,6 @@ Rules checked here (besides "every reference resolves"):
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections import Counter
 
 from rater.catalog.load import KIND, RawCatalog
@@ -42,6 +41,7 @@ from rater.catalog.model import (
     TimePeriod,
     UsageBucket,
     UsageClass,
+    find_zone,
 )
 from rater.geotree import normalise_identifier
 from rater.issues import IssueLog
@@ -108,9 +108,7 @@ class _Checker:
         self.check_one_plan_rule()
 
     def check_settings(self) -> None:
-        try:
-            zoneinfo.ZoneInfo(self.settings.time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if find_zone(self.settings.time_zone) is None:
             self.log.error(
                 self.raw.source("settings", ""),
                 "settings",

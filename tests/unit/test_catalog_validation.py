@@ -1328,6 +1328,21 @@ def test_invalid_time_zone_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_an_overlong_time_zone_is_refused_by_its_shape(tmp_path: Path) -> None:
+    """Q8 settings.time_zone: at most 64 characters; 300 made the zone lookup fail with "File name too
+    long" (an OSError the check did not catch) instead of an error naming the field."""
+    _assert_only(
+        tmp_path,
+        Broken(
+            lambda d: d["settings"].update({"time_zone": "x" * 300}),
+            "settings",
+            "",
+            "time_zone",
+            "String should have at most 64 characters",
+        ),
+    )
+
+
 def test_valid_time_zone_is_used(tmp_path: Path) -> None:
     """Q8 settings.time_zone: a known zone is accepted and becomes the catalog's zone."""
     write_catalog(tmp_path, lambda d: d["settings"].update({"time_zone": "America/Toronto"}))
