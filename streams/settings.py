@@ -15,6 +15,7 @@
 | ``RATER_RESULT_TTL`` | ``604800`` | seconds a record's draw is kept for redeliveries |
 | ``RATER_SESSION_TIMEOUT`` | ``8`` | consumer-group session timeout, seconds |
 | ``RATER_TICK_INTERVAL`` | ``60`` | seconds between time-driven rule runs (activation by time); 0: off |
+| ``RATER_EXCEPTION_RETENTION`` | ``2592000`` | seconds the API's exception index keeps an exception (30 days) |
 | ``RATER_LOG_LEVEL`` | ``warning`` | worker log level |
 | ``RATER_API_HOST`` | ``127.0.0.1`` | address ``rater api`` listens on (``0.0.0.0`` in a container) |
 | ``RATER_API_PORT`` | ``8080`` | port of ``rater api`` |
@@ -53,6 +54,7 @@ class Settings:
     result_ttl: int = 7 * 24 * 3600
     session_timeout: float = 8.0
     tick_interval: float = 60.0
+    exception_retention: int = 30 * 24 * 3600
     log_level: str = "warning"
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -107,6 +109,7 @@ class Settings:
             result_ttl=int(number("RATER_RESULT_TTL", 7 * 24 * 3600, int)),
             session_timeout=float(number("RATER_SESSION_TIMEOUT", 8.0, float)),
             tick_interval=_non_negative(source.get("RATER_TICK_INTERVAL", ""), 60.0),
+            exception_retention=int(number("RATER_EXCEPTION_RETENTION", 30 * 24 * 3600, int)),
             log_level=source.get("RATER_LOG_LEVEL", "warning"),
             api_host=source.get("RATER_API_HOST", "127.0.0.1"),
             api_port=int(number("RATER_API_PORT", 8080, int)),

@@ -160,7 +160,7 @@ def run_api(settings: Settings) -> int:
         context.extras[PROVISIONER] = Provisioner(
             store, RedisStore(client, result_ttl=settings.result_ttl)
         )  # publishes once Kafka is up
-        context.extras[EXCEPTION_INDEX] = ExceptionIndex(client, settings.app_id)
+        context.extras[EXCEPTION_INDEX] = ExceptionIndex(client, settings.app_id, settings.exception_retention)
         app = build_api(context)
         app.cleanup_ctx.append(background)
 

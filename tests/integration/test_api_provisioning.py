@@ -26,6 +26,7 @@ from streams.api.provisioning import CONFIG_STORE
 from streams.config_store import ConfigStore
 from streams.exceptions_index import ExceptionIndex
 from streams.settings import Settings
+from tests.integration._api import YEARS
 from tests.integration.test_config_store import REFUSALS
 from tests.unit.provisioning_builders import ACCOUNTS, CATALOG
 
@@ -65,7 +66,7 @@ async def api(redis_client: Redis, redis_url: str, tmp_path: Path) -> AsyncItera
     async def send(key: bytes | None, value: bytes) -> None:
         sent.append((key, value))
 
-    index = ExceptionIndex(redis_client, "app")
+    index = ExceptionIndex(redis_client, "app", retention=YEARS)  # T0 is in March 2026
     ctx = ApiContext(
         Settings("127.0.0.1:1", redis_url, app_id="app"),
         redis_client,
