@@ -295,7 +295,8 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
                         f"bucket {bucket.id!r} has {flag}, not offered on nonrecurring (R20)",
                     )
         else:
-            if instance.recur_frequency is None and bucket.recur_frequency is None:
+            activation = bucket.billing_activation is not None  # a trigger: it never recurs (R49-R52)
+            if instance.recur_frequency is None and bucket.recur_frequency is None and not activation:
                 err(account, f"{at}.recur_frequency", f"required for {recur_type.value} buckets")
             if instance.expire_after is not None:
                 err(account, f"{at}.expire_after", "only for nonrecurring buckets (R37)")

@@ -396,11 +396,14 @@ class BucketDefinition(Entity):
 
 
 class UsageBucket(BucketDefinition):
-    """§1.9 usage bucket."""
+    """§1.9 usage bucket.  A billing activation bucket (R49-R52) is a trigger, not an allowance (Q11): it
+    needs no ``tiers``, ``recur_type`` or ``recur_frequency``, and has no use for them; every other usage
+    bucket needs at least one tier (checked in :mod:`rater.catalog.validate`)."""
 
     recur_frequency: DurationField | None = None
     threshold_per_account_service: bool = True
     billing_activation: BillingActivation | None = None
+    tiers: tuple[Tier, ...] = ()
 
 
 class SharePlanParticipant(Entity):
