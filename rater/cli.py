@@ -1,8 +1,10 @@
 """The ``rater`` command line.
 
-    rater catalog check DIR              validate a catalog (and DIR/subscriptions.yaml when present)
+    rater catalog check DIR              validate a catalog, and DIR/subscriptions.yaml when there is one
+                                         (the ok line says "catalog only" when there is none)
     rater catalog can-delete DIR KIND ID refuse (exit 1) if the entity is in use, else exit 0
-    rater rate DIR [--summary] [-o FILE] rate DIR/usage.jsonl offline, one JSON line per outcome
+    rater rate DIR [--summary] [-o FILE] rate DIR/usage.jsonl offline, one JSON line per outcome; DIR must
+                                         hold its catalog, subscriptions.yaml and usage.jsonl
 
 Exit codes: 0 success, 1 validation errors or refusal, 2 usage errors.
 """
@@ -35,7 +37,8 @@ def _print_issues(issues: Sequence[Issue]) -> None:
 def cmd_catalog_check(args: argparse.Namespace) -> int:
     folder: Path = args.dir
     catalog, issues = check_catalog(folder)
-    if catalog is not None and folder.is_dir() and subscriptions_file(folder).exists():
+    with_subscriptions = folder.is_dir() and subscriptions_file(folder).exists()
+    if catalog is not None and with_subscriptions:
         _, more = check_subscriptions(folder, catalog)
         issues = [*issues, *more]
     _print_issues(issues)
@@ -49,6 +52,7 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
         f"{folder}: ok ({len(catalog.usage_classes)} usage classes, {len(catalog.rate_plans)} rate plans, "
         f"{len(catalog.usage_buckets)} usage buckets, {len(catalog.share_plans)} share plans, "
         f"{len(catalog.services)} services, {len(catalog.packages)} packages; {warnings} warning(s))"
+        + ("" if with_subscriptions else "; catalog only: no subscriptions.yaml checked")
     )
     return 0
 
@@ -72,6 +76,10 @@ def cmd_catalog_can_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
+    usage = args.dir / "usage.jsonl"
+    if not usage.is_file():
+        print(f"error: {usage}: not found: rater rate reads DIR/usage.jsonl (see rater rate --help)", file=sys.stderr)
+        return 1
     try:
         window = TimeWindow.around(dt.datetime.now(dt.UTC), args.event_window_days)
         outcomes, summary = rate_folder(args.dir, window)
@@ -92,6 +100,23 @@ def cmd_rate(args: argparse.Namespace) -> int:
     return 0
 
 
+RATE_HELP = """\
+Rate the usage records of a folder offline, in file order, with the same core as the stream, and write one
+JSON line per outcome (a rated-charge/1, rating-exception/1 ... event, docs/events.md).
+
+The folder DIR holds:
+  catalog.yaml or catalog/   the catalog (docs/catalog.md); without either, the folder's own *.yaml files
+                             except subscriptions*.yaml
+  subscriptions.yaml         the accounts (docs/subscriptions.md); required ('accounts: []' for none)
+  usage.jsonl                one usage record per line (docs/events.md), plus optional control lines
+                             {"control": "tick", "time": ...} and {"control": "cancel", ...}
+  expected.yaml              optional, not read here: what the example tests expect (examples/README.md)
+
+A line's content never stops the run: a malformed record or control line is a rating exception.
+Exit codes: 0 rated (exceptions included), 1 the folder is not valid (every error on stderr), 2 usage error.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rater", description="Streaming real-time usage rater.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,9 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     can_delete.add_argument("id")
     can_delete.set_defaults(func=cmd_catalog_can_delete)
 
-    rate = commands.add_parser("rate", help="rate DIR/usage.jsonl offline against DIR's catalog and subscriptions")
-    rate.add_argument("dir", type=Path)
-    rate.add_argument("--summary", action="store_true", help="end with one JSON summary line")
+    rate = commands.add_parser(
+        "rate",
+        help="rate DIR/usage.jsonl offline against DIR's catalog and subscriptions",
+        description=RATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rate.add_argument("dir", type=Path, help="the rating folder (layout above)")
+    rate.add_argument(
+        "--summary",
+        action="store_true",
+        help="after the outcomes, write one more line: a JSON summary (records, rated, exceptions by type, "
+        "duplicates, total and billed amounts, crossings, notifications, adjustments)",
+    )
     rate.add_argument(
         "--event-window-days",
         type=int,

@@ -34,10 +34,11 @@ from rater.catalog import Catalog, load_catalog
 from rater.engine import Rater
 from rater.errors import InvalidRecord
 from rater.events import Event, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent
+from rater.issues import Issue, ValidationFailed
 from rater.money import format_amount
 from rater.record import TimeWindow, parse_time
 from rater.state import AsyncMemoryStore, MemoryStore
-from rater.subscriptions import Subscriptions, load_subscriptions
+from rater.subscriptions import Subscriptions, load_subscriptions, subscriptions_file
 
 
 @dataclass
@@ -99,7 +100,24 @@ class Summary:
 
 
 def load_folder(folder: Path) -> tuple[Catalog, Subscriptions]:
-    """Catalog and subscriptions of a rating folder (raises ``ValidationFailed`` on errors)."""
+    """Catalog and subscriptions of a rating folder (raises ``ValidationFailed`` on errors).
+
+    The folder must hold ``subscriptions.yaml``: without it no record could have an owner, and every one
+    would come out as a "No UDR Usage Identifier match" exception, a folder mistake reported as the records'
+    (``accounts: []`` says "no accounts" on purpose)."""
+    file = subscriptions_file(folder)
+    if not file.exists():
+        raise ValidationFailed(
+            [
+                Issue(
+                    str(file),
+                    "subscriptions",
+                    "",
+                    "",
+                    "not found: a rating folder holds subscriptions.yaml (write 'accounts: []' for none)",
+                )
+            ]
+        )
     catalog = load_catalog(folder)
     return catalog, load_subscriptions(folder, catalog)
 

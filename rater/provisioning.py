@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
@@ -38,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from rater.catalog import Catalog, check_catalog_document
 from rater.catalog.integrity import EntityInUse, check_delete, references
 from rater.catalog.load import KIND
-from rater.catalog.model import Id
+from rater.catalog.model import Id, Text, ZoneName
 from rater.errors import RaterError
 from rater.issues import Issue, ValidationFailed, pydantic_field
 from rater.subscriptions import (
@@ -48,6 +49,7 @@ from rater.subscriptions import (
     AccountSharePlan,
     BucketInstance,
     Subscriptions,
+    Uid,
     UsageIdentifier,
     compile_accounts,
 )
@@ -121,13 +123,23 @@ def _compile_catalog(document: Mapping[str, Any]) -> Catalog:
 # --- operations ------------------------------------------------------------------------------------------
 
 
+#: An operation id: 1 to 200 letters, digits and ``_ . : -``, starting with a letter or digit.  It is a URL
+#: path segment (``GET /v1/operations/{id}``), a Kafka key and a store key as it is, so nothing in it needs
+#: quoting; a message on the topic without one gets ``<topic>:<partition>:<offset>``, which has this form.
+OPERATION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
+OperationId = Annotated[str, Field(min_length=1, max_length=200, pattern=OPERATION_ID)]
+#: A catalog kind as operations name it (``rate_plan``, ``usage_bucket`` ...): checked against
+#: :data:`SECTION_OF_KIND`, bounded here so an absurd value is refused before it is quoted in a message.
+Kind = Annotated[str, Field(min_length=1, max_length=40)]
+
+
 class _Op(BaseModel):
     """Every operation: ``id`` is the operation id (idempotence: an id applied once is never applied again);
     unknown fields are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    id: OperationId | None = None
 
 
 class AccountChanges(BaseModel):
@@ -135,13 +147,13 @@ class AccountChanges(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = None
+    name: Text | None = None
     parent: Id | None = None
     usage_invoicer: Id | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     bill_day: Annotated[int, Field(ge=1, le=31)] | None = None
     usage_bill_day: Annotated[int, Field(ge=1, le=31)] | None = None
-    time_zone: str | None = None
+    time_zone: ZoneName | None = None
     rate_plan: Id | None = None
 
 
@@ -227,7 +239,7 @@ class EndUsageIdentifier(_Op):
 
     op: Literal["end_usage_identifier"]
     account_service: Id
-    uid: Annotated[str, Field(min_length=1)]
+    uid: Uid
     end: dt.date
 
 
@@ -273,7 +285,7 @@ class PutCatalogEntity(_Op):
     """Add a catalog entity, or replace the one with the same id (``kind``: ``rate_plan``, ``usage_bucket``...)."""
 
     op: Literal["put_catalog_entity"]
-    kind: str
+    kind: Kind
     entity: dict[str, Any]
 
 
@@ -281,7 +293,7 @@ class DeleteCatalogEntity(_Op):
     """Delete a catalog entity that nothing uses (seed pages: "deletes the selected ... if not in use")."""
 
     op: Literal["delete_catalog_entity"]
-    kind: str
+    kind: Kind
     entity: Id
 
 
@@ -364,7 +376,7 @@ def parse_operation(body: Any) -> Operation:
     try:
         return OPERATION.validate_python(body)
     except ValidationError as exc:
-        label = str(body.get("id") or body.get("op"))
+        label = operation_label(body)
         issues = [
             Issue(
                 "operation",
@@ -376,6 +388,15 @@ def parse_operation(body: Any) -> Operation:
             for error in exc.errors(include_url=False)
         ]
         raise ProvisioningError("invalid_operation", f"operation {label!r} is not valid", issues) from exc
+
+
+def operation_label(body: Mapping[str, Any]) -> str:
+    """How messages name an operation: its id when it is a valid one, else its op (a refused id may be
+    anything, 900 KiB of it included, and is not quoted back)."""
+    op_id = body.get("id")
+    if isinstance(op_id, str) and len(op_id) <= 200 and re.fullmatch(OPERATION_ID, op_id):
+        return op_id
+    return str(body.get("op"))[:40]
 
 
 # --- apply -----------------------------------------------------------------------------------------------
@@ -776,5 +797,6 @@ __all__ = [
     "accounts_document",
     "apply",
     "compile_config",
+    "operation_label",
     "parse_operation",
 ]

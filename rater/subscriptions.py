@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from rater.catalog import Catalog
-from rater.catalog.model import Id, RecurType, ShareLevel
+from rater.catalog.model import Id, RecurType, ShareLevel, Text, ZoneName, find_zone
 from rater.issues import Issue, IssueLog, ValidationFailed, pydantic_field
 from rater.units import parse_duration
 from rater.yamlio import YamlError, load_yaml
@@ -33,10 +33,16 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+#: A usage identifier (a phone number, an IMSI, a device id ...): 1 to 128 characters.
+Uid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+#: A duration as written in a bucket instance override (``1 month``, ``7 days``): at most 40 characters.
+DurationText = Annotated[str, StringConstraints(max_length=40)]
+
+
 class UsageIdentifier(_Model):
     """§1.4: a UID owned by an account-service from ``start`` (inclusive) to ``end`` (exclusive, open if null)."""
 
-    uid: Annotated[str, StringConstraints(min_length=1)]
+    uid: Uid
     start: dt.date
     end: dt.date | None = None
 
@@ -54,8 +60,8 @@ class BucketInstance(_Model):
     effective: dt.date | None = None
     cancel: dt.date | None = None
     recur_type: RecurType | None = None
-    recur_frequency: str | None = None
-    expire_after: str | None = None
+    recur_frequency: DurationText | None = None
+    expire_after: DurationText | None = None
     threshold_per_account_service: bool | None = None
     overage_rate_plan: Id | None = None
 
@@ -105,13 +111,13 @@ class Account(_Model):
     """§1.2 account.  ``usage_invoicer`` defaults to the account itself; ``usage_bill_day`` to ``bill_day``."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     parent: Id | None = None
     usage_invoicer: Id | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     bill_day: int = Field(default=1, ge=1, le=31)
     usage_bill_day: int | None = Field(default=None, ge=1, le=31)
-    time_zone: str | None = None
+    time_zone: ZoneName | None = None
     rate_plan: Id | None = None
     buckets: tuple[BucketInstance, ...] = ()
     packages: tuple[AccountPackage, ...] = ()
@@ -289,7 +295,8 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
                         f"bucket {bucket.id!r} has {flag}, not offered on nonrecurring (R20)",
                     )
         else:
-            if instance.recur_frequency is None and bucket.recur_frequency is None:
+            activation = bucket.billing_activation is not None  # a trigger: it never recurs (R49-R52)
+            if instance.recur_frequency is None and bucket.recur_frequency is None and not activation:
                 err(account, f"{at}.recur_frequency", f"required for {recur_type.value} buckets")
             if instance.expire_after is not None:
                 err(account, f"{at}.expire_after", "only for nonrecurring buckets (R37)")
@@ -315,11 +322,8 @@ def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: Is
                 log.warning(file, "account", who, field, f"rate plan {plan.id!r} has no rate group in {currency} (R27)")
 
         currency_check("rate_plan", account.rate_plan)
-        if account.time_zone is not None:
-            try:
-                zoneinfo.ZoneInfo(account.time_zone)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                err(aid, "time_zone", f"unknown time zone {account.time_zone!r}")
+        if account.time_zone is not None and find_zone(account.time_zone) is None:
+            err(aid, "time_zone", f"unknown time zone {account.time_zone!r}")
         for bi, instance in enumerate(account.buckets):
             check_bucket(aid, f"buckets[{bi}]", instance, None)
         for pi, package in enumerate(account.packages):

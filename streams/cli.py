@@ -271,7 +271,8 @@ def parser() -> argparse.ArgumentParser:
         help="serve the HTTP API: balances, provisioning, rating exceptions",
         epilog="Environment: KAFKA_BOOTSTRAP, REDIS_URL (required); RATER_CONFIG (seeds an empty configuration "
         "store), RATER_APP_ID, RATER_TOPIC_PREFIX, RATER_RESULT_TTL, RATER_SESSION_TIMEOUT, RATER_API_HOST, "
-        "RATER_API_PORT, RATER_OPERATOR_TOKEN, RATER_ACCOUNT_TOKENS, RATER_LOG_LEVEL (see streams/settings.py).",
+        "RATER_API_PORT, RATER_OPERATOR_TOKEN, RATER_ACCOUNT_TOKENS, RATER_EXCEPTION_RETENTION, RATER_LOG_LEVEL "
+        "(see streams/settings.py).",
     )
     api.set_defaults(func=cmd_api)
     bench = commands.add_parser(

@@ -11,6 +11,16 @@ hash (type, message, account, original record, times, status, attempts); ``at``,
 ``account:<account>`` are sorted sets of record ids scored by the time the exception was raised (the
 rating-exceptions message's timestamp, ms).
 
+**Retention and size.** An entry lives ``retention`` seconds (``RATER_EXCEPTION_RETENTION``, 30 days by
+default) after it was last raised: the hash expires then (``PEXPIREAT``), and each sorted set it is in drops
+the ids raised longer ago than that whenever an exception is added to it, and expires itself ``retention``
+after its newest one.  An event older than the retention when it is read (a reset group) is not indexed.
+What an entry keeps is bounded: the ``message`` to :data:`MAX_MESSAGE` characters and the ``original`` to
+:data:`MAX_ORIGINAL` characters of its text; a longer original keeps its first :data:`MAX_ORIGINAL`
+characters and ``original_truncated`` (also set when the event says its original was truncated).  The
+complete record stays on the ``rating-exceptions`` and ``usage`` topics.  An entry is thus at most about
+17 KB, whatever the input was.
+
 **Status.** ``open`` when raised; ``reprocessed`` once its record was sent back to ``usage``
 (:func:`reprocess`).  If the record fails again, the worker raises a new exception event with a later
 timestamp and the entry goes back to ``open`` with ``attempts`` + 1 (the "last rating attempted" time of
@@ -54,6 +64,13 @@ AFTER_DRAW = frozenset(
 )
 STATUSES = ("open", "reprocessed")
 MAX_LIMIT = 1000
+#: Seconds an entry is kept after it was last raised, unless the index is given another retention
+#: (``RATER_EXCEPTION_RETENTION``, read in :mod:`streams.settings`).
+RETENTION = 30 * 24 * 3600
+#: Characters of an exception's ``message`` an entry keeps.
+MAX_MESSAGE = 1000
+#: Characters of an exception's ``original`` (its UTF-8 text or base64) an entry keeps.
+MAX_ORIGINAL = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -119,15 +136,17 @@ def public(entry: Mapping[str, Any]) -> dict[str, Any]:
         "reprocess_count": int(entry.get("reprocess_count") or 0),
         "original": entry.get("original", ""),
         "original_encoding": entry.get("original_encoding", "utf-8"),
+        "original_truncated": entry.get("original_truncated") == "1",
     }
 
 
 class ExceptionIndex:
     """The index of deployment ``app`` on a Redis client."""
 
-    def __init__(self, client: Redis, app: str) -> None:
+    def __init__(self, client: Redis, app: str, retention: int = RETENTION) -> None:
         self.client = client
         self.app = app
+        self.retention_ms = retention * 1000
 
     def _entry(self, record_id: str) -> str:
         return exception_key(self.app, f"entry:{record_id}")
@@ -146,13 +165,18 @@ class ExceptionIndex:
         """Index one rating-exception event raised at ``timestamp_ms``; True if it opened (or reopened) an
         entry, False for a copy of an event already indexed."""
         record_id = str(event["record_id"])
+        expires_ms = timestamp_ms + self.retention_ms
+        if expires_ms <= _now_ms():
+            return False  # raised longer ago than the retention: it would expire at once
+        original = str(event.get("original") or "")
         fresh = {
             "record_id": record_id,
             "type": str(event["type"]),
-            "message": str(event.get("message") or ""),
+            "message": str(event.get("message") or "")[:MAX_MESSAGE],
             "account": str(event.get("account") or ""),
-            "original": str(event.get("original") or ""),
+            "original": original[:MAX_ORIGINAL],
             "original_encoding": str(event.get("original_encoding") or "utf-8"),
+            "original_truncated": "1" if len(original) > MAX_ORIGINAL or event.get("original_truncated") else "",
             "raised_at": str(timestamp_ms),
             "status": "open",
         }
@@ -172,8 +196,13 @@ class ExceptionIndex:
                 pipe.hset(key, mapping={**fresh, "attempts": str(int(current.get("attempts") or 1) + 1)})
             else:
                 pipe.hset(key, mapping={**fresh, "attempts": "1", "first_raised_at": str(timestamp_ms)})
+            pipe.pexpireat(key, expires_ms)
             for index_key in self._sets(fresh):
                 pipe.zadd(index_key, {record_id: timestamp_ms})
+                pipe.zremrangebyscore(index_key, "-inf", f"({timestamp_ms - self.retention_ms}")
+                # the set lives as long as its newest entry: set an expiry if it has none, else push it later
+                pipe.pexpireat(index_key, expires_ms, nx=True)
+                pipe.pexpireat(index_key, expires_ms, gt=True)
             await pipe.execute()
             return True
 
@@ -207,11 +236,21 @@ class ExceptionIndex:
         return outcome
 
     async def release(self, previous: Mapping[str, Any]) -> None:
-        """Undo a claim whose send failed: the entry gets its former status and times back."""
+        """Undo a claim whose send failed: the entry gets its former status and times back (unless it
+        expired in between: a release never brings back an entry without its expiry)."""
         fields: dict[FieldT, EncodableT] = {
             name: str(previous.get(name) or "") for name in ("status", "reprocessed_at", "reprocess_count")
         }
-        await self._call(self.client.hset(self._entry(str(previous["record_id"])), mapping=fields))
+        key = self._entry(str(previous["record_id"]))
+
+        async def change(pipe: Any) -> None:
+            if not await pipe.exists(key):
+                return
+            pipe.multi()
+            pipe.hset(key, mapping=fields)
+            await pipe.execute()
+
+        await self._transaction(key, change)
 
     async def find(self, where: ExceptionFilter) -> tuple[list[dict[str, Any]], int | None]:
         """Entries matching ``where`` in the order they were raised, at most ``where.limit``, and the cursor

@@ -16,6 +16,7 @@
 | ``RATER_EVENT_WINDOW_DAYS`` | ``3653`` | event times accepted: this many days either side of the clock |
 | ``RATER_SESSION_TIMEOUT`` | ``8`` | consumer-group session timeout, seconds |
 | ``RATER_TICK_INTERVAL`` | ``60`` | seconds between time-driven rule runs (activation by time); 0: off |
+| ``RATER_EXCEPTION_RETENTION`` | ``2592000`` | seconds the API's exception index keeps an exception (30 days) |
 | ``RATER_LOG_LEVEL`` | ``warning`` | worker log level |
 | ``RATER_API_HOST`` | ``127.0.0.1`` | address ``rater api`` listens on (``0.0.0.0`` in a container) |
 | ``RATER_API_PORT`` | ``8080`` | port of ``rater api`` |
@@ -57,6 +58,7 @@ class Settings:
     event_window_days: int = DEFAULT_WINDOW_DAYS
     session_timeout: float = 8.0
     tick_interval: float = 60.0
+    exception_retention: int = 30 * 24 * 3600
     log_level: str = "warning"
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -112,6 +114,7 @@ class Settings:
             event_window_days=int(number("RATER_EVENT_WINDOW_DAYS", DEFAULT_WINDOW_DAYS, int)),
             session_timeout=float(number("RATER_SESSION_TIMEOUT", 8.0, float)),
             tick_interval=_non_negative(source.get("RATER_TICK_INTERVAL", ""), 60.0),
+            exception_retention=int(number("RATER_EXCEPTION_RETENTION", 30 * 24 * 3600, int)),
             log_level=source.get("RATER_LOG_LEVEL", "warning"),
             api_host=source.get("RATER_API_HOST", "127.0.0.1"),
             api_port=int(number("RATER_API_PORT", 8080, int)),

@@ -58,6 +58,9 @@ class RawCatalog:
     entities: dict[str, dict[str, Entity]] = field(default_factory=lambda: {name: {} for name in LIST_SECTIONS})
     singles: dict[str, Entity] = field(default_factory=dict)
     sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Ids of entities that were written but refused by their model, by kind (``usage_bucket``): a
+    #: reference to one is reported as such, not as an unknown id.
+    refused: dict[str, set[str]] = field(default_factory=dict)
 
     def source(self, section: str, entity_id: str) -> str:
         return self.sources.get((section, entity_id), "")
@@ -145,6 +148,8 @@ def _read_list(raw: RawCatalog, log: IssueLog, file: str, section: str, body: An
             entity = model.model_validate(item)
         except ValidationError as exc:
             _report(log, file, kind, label, exc)
+            if entity_id:
+                raw.refused.setdefault(kind, set()).add(entity_id)
             continue
         ident = str(getattr(entity, "id"))  # noqa: B009 - every list entity has an id
         if ident in raw.entities[section]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import zoneinfo
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,27 @@ from rater.units import Duration, UnitType, parse_decimal, parse_duration, split
 
 #: Entity ids: letters, digits and ``_ . -``; ``/`` and ``{}`` are reserved for instance ids and Redis keys.
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)]
+#: Names and other free text shown to people (``name``, ``display_name``, ``class_type``, ...): at most 200
+#: characters, so a stored configuration stays small and every message that quotes one stays readable.
+Text = Annotated[str, StringConstraints(max_length=200)]
+#: Longer free text (a share plan's ``description``, which may appear on invoices): at most 2000 characters.
+LongText = Annotated[str, StringConstraints(max_length=2000)]
+#: IANA time zone names (``America/Toronto``, ``Etc/GMT+5``, ``UTC``): parts of letters, digits and ``_ + -``
+#: joined by ``/``, at most 64 characters (the longest IANA name has 32).  The name is looked up with
+#: :func:`find_zone`; only a name of this shape ever reaches the zone database.
+ZoneName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
+]
+
+
+def find_zone(name: str) -> zoneinfo.ZoneInfo | None:
+    """The zone named ``name``, or ``None`` when there is none.  Every failure of the lookup means "unknown
+    zone": a missing key, a folder of the zone database (``America``), a file that is not a zone, a name the
+    file system refuses (too long, a NUL byte).  A zone is never an unexpected error."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError; IsADirectoryError an OSError
+        return None
 
 
 def _decimal(value: object) -> Decimal:
@@ -129,7 +151,7 @@ class Settings(Entity):
     """R36/Q3: bucket size S for rollover is the cumulative end of the last tier, or the last tier's size."""
     expire_after_recurrence: Literal["refills", "periods"] = "refills"
     """R38/Q10: Expire After Recurrence N gives N refills (N+1 periods) or N periods in total."""
-    time_zone: str = "UTC"
+    time_zone: ZoneName = "UTC"
     """Q8: the zone in which days (start/cancel dates, bill days) and time periods are read, unless the
     account names its own."""
 
@@ -145,7 +167,7 @@ class Owner(Entity):
     """The tenant (§1.1); its rate plan is the last fallback of R24."""
 
     id: Id = "OWNER"
-    name: str = ""
+    name: Text = ""
     currency: Currency = "USD"
     rate_plan: Id | None = None
 
@@ -157,19 +179,19 @@ class UsageClass(Entity):
     """§1.6.  The class fixes the unit type and the rater of a record (R3)."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     rater: Rater
     unit_type: Literal[UnitType.TIME, UnitType.DATA, UnitType.COUNT]
-    class_type: str | None = None
-    tax_category: str | None = None
+    class_type: Text | None = None
+    tax_category: Text | None = None
 
 
 class GeoNode(Entity):
     """A GeoTree node (§1.7): a geography, zone or network, with the terminating-number patterns it owns."""
 
     id: Id
-    name: str = ""
-    patterns: tuple[Annotated[str, StringConstraints(min_length=1)], ...] = ()
+    name: Text = ""
+    patterns: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] = ()
     children: tuple[GeoNode, ...] = ()
 
     @field_validator("patterns", mode="before")
@@ -185,7 +207,7 @@ class LocationGroup(Entity):
     """A named set of GeoTree locations (§1.7)."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     locations: tuple[Id, ...] = Field(min_length=1)
 
 
@@ -198,10 +220,10 @@ class RoundingRule(Entity):
     """§1.17 and R29: Minimum, then Increment, in ``unit`` (a unit of ``unit_type``)."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     active: bool = True
     unit_type: Literal[UnitType.TIME, UnitType.DATA, UnitType.COUNT]
-    unit: str
+    unit: Annotated[str, StringConstraints(max_length=40)]
     minimum: Amount
     increment: Amount
 
@@ -247,7 +269,7 @@ class TimePeriodDetail(Entity):
 
 class TimePeriod(Entity):
     id: Id
-    name: str = ""
+    name: Text = ""
     details: tuple[TimePeriodDetail, ...] = Field(min_length=1)
 
 
@@ -262,9 +284,9 @@ class Rate(Entity):
     location: Id | None = None
     location_group: Id | None = None
     amount: Amount
-    per: str
+    per: Annotated[str, StringConstraints(max_length=40)]
     rounding_rule: Id | None = None
-    display_name: str | None = None
+    display_name: Text | None = None
 
     @field_validator("amount")
     @classmethod
@@ -290,7 +312,7 @@ class RateGroup(Entity):
     """§1.15.  Searched in plan order (R27); ``retired`` is the end (exclusive) of the group's use."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     start: DateOrTime | None = None
     retired: DateOrTime | None = None
     currency: Currency
@@ -302,7 +324,7 @@ class RatePlan(Entity):
     """§1.14.  ``precision``: decimal places of each charge line, at most 11 (R30)."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     precision: int = Field(ge=0, le=11)
     rate_groups: tuple[RateGroup, ...] = Field(min_length=1)
 
@@ -323,7 +345,7 @@ class BaseBucket(Entity):
     """§1.8.  ``unit_type: money`` marks a base bucket for money buckets, whose details may name any class (R8)."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     unit_type: UnitType
     start: dt.date | None = None
     retired: dt.date | None = None
@@ -359,7 +381,7 @@ class BucketDefinition(Entity):
     """Fields shared by usage buckets and share plan buckets (§1.9, §1.12)."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     base_buckets: tuple[Id, ...] = Field(min_length=1)
     money: bool = False
     recur_type: RecurType = RecurType.RECURRING
@@ -374,11 +396,14 @@ class BucketDefinition(Entity):
 
 
 class UsageBucket(BucketDefinition):
-    """§1.9 usage bucket."""
+    """§1.9 usage bucket.  A billing activation bucket (R49-R52) is a trigger, not an allowance (Q11): it
+    needs no ``tiers``, ``recur_type`` or ``recur_frequency``, and has no use for them; every other usage
+    bucket needs at least one tier (checked in :mod:`rater.catalog.validate`)."""
 
     recur_frequency: DurationField | None = None
     threshold_per_account_service: bool = True
     billing_activation: BillingActivation | None = None
+    tiers: tuple[Tier, ...] = ()
 
 
 class SharePlanParticipant(Entity):
@@ -400,8 +425,8 @@ class SharePlan(Entity):
     """§1.12 share plan."""
 
     id: Id
-    name: str = ""
-    description: str = ""
+    name: Text = ""
+    description: LongText = ""
     active: bool = True
     share_level: ShareLevel = ShareLevel.ACCOUNT
     participating_type: ParticipatingType = ParticipatingType.SERVICE
@@ -419,8 +444,8 @@ class Service(Entity):
     """§1.3 service with the usage buckets attached in the catalog."""
 
     id: Id
-    name: str = ""
-    service_type: str | None = None
+    name: Text = ""
+    service_type: Text | None = None
     usage_buckets: tuple[Id, ...] = ()
     billing_activation: bool = False
 
@@ -460,7 +485,7 @@ class Package(Entity):
     """§1.3 package."""
 
     id: Id
-    name: str = ""
+    name: Text = ""
     services: tuple[Annotated[PackageService, BeforeValidator(_service_entry)], ...] = Field(min_length=1)
     frequencies: tuple[PackageFrequency, ...] = ()
     share_plan_add_on: SharePlanAddOn | None = None

@@ -12,6 +12,8 @@ Rules checked here (besides "every reference resolves"):
 * §1.12/R59: share-plan bucket tiers fit the bucket Type; Repeat only on the last tier.
 * R54/R55: an active share plan has at least one bucket; participants are all of the participating type.
 * R56/Q13: without overlapping share plans, a service or package takes part in at most one share plan.
+* §1.18: a time period window's ``to`` is exclusive; one in the day's last minute (``"23:59"``) is refused
+  in favour of ``"24:00"``, which covers the whole last minute.
 * §1.16: GeoTree-rated rates name a location or location group; Class-rated rates do not; the rate's unit
   and rounding rule fit the class's unit type.
 """
@@ -19,7 +21,6 @@ Rules checked here (besides "every reference resolves"):
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections import Counter
 
 from rater.catalog.load import KIND, RawCatalog
@@ -42,6 +43,7 @@ from rater.catalog.model import (
     TimePeriod,
     UsageBucket,
     UsageClass,
+    find_zone,
 )
 from rater.geotree import normalise_identifier
 from rater.issues import IssueLog
@@ -80,7 +82,11 @@ class _Checker:
         if target is None:
             return False
         if target not in pool:  # type: ignore[operator]
-            self.err(section, entity, field, f"unknown {what} {target!r}")
+            if target in self.raw.refused.get(what.replace(" ", "_"), ()):
+                message = f"{what} {target!r} is not valid: see its own errors"
+            else:
+                message = f"unknown {what} {target!r}"
+            self.err(section, entity, field, message)
             return False
         return True
 
@@ -108,9 +114,7 @@ class _Checker:
         self.check_one_plan_rule()
 
     def check_settings(self) -> None:
-        try:
-            zoneinfo.ZoneInfo(self.settings.time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if find_zone(self.settings.time_zone) is None:
             self.log.error(
                 self.raw.source("settings", ""),
                 "settings",
@@ -178,6 +182,16 @@ class _Checker:
                 self.err("time_periods", period.id, f"details[{index}].from", "'24:00' can only end a window")
             elif end != "24:00" and isinstance(start, dt.time) and isinstance(end, dt.time) and end <= start:
                 self.err("time_periods", period.id, f"details[{index}].to", "must be later than 'from'")
+            elif isinstance(end, dt.time) and end >= _LAST_MINUTE:
+                # "12:00 AM-11:59 PM" (§1.18's weekend) means the whole day; 'to' is exclusive, so '23:59'
+                # would leave the last minute out: a call at 23:59:30 would fall outside.
+                self.err(
+                    "time_periods",
+                    period.id,
+                    f"details[{index}].to",
+                    f"'to' is exclusive: '{end.isoformat(timespec='seconds')}' leaves the rest of the day out of "
+                    "the window (a call at 23:59:30 would not be in it); write '24:00' to end it at midnight",
+                )
 
     def check_rate_plan(self, plan: RatePlan) -> None:
         sec = "rate_plans"
@@ -337,11 +351,13 @@ class _Checker:
 
     def check_usage_bucket_only(self, entity: str, bucket: UsageBucket, unit_type: UnitType | None) -> None:
         sec = "usage_buckets"
-        if bucket.recur_type is not RecurType.NONRECURRING and bucket.recur_frequency is None:
+        activation = bucket.billing_activation
+        if activation is None and not bucket.tiers:
+            self.err(sec, entity, "tiers", "required: at least one tier (only a billing activation bucket has none)")
+        if activation is None and bucket.recur_type is not RecurType.NONRECURRING and bucket.recur_frequency is None:
             self.err(sec, entity, "recur_frequency", f"required for {bucket.recur_type.value} buckets")
         if bucket.recur_type is RecurType.NONRECURRING and bucket.recur_frequency is not None:
             self.err(sec, entity, "recur_frequency", "nonrecurring buckets do not recur")
-        activation = bucket.billing_activation
         if activation is not None:
             if bucket.money:
                 self.err(sec, entity, "billing_activation", "not offered on money buckets (Q16)")
@@ -467,17 +483,30 @@ class _Checker:
         pool_unit = self.silent_unit_type(bucket)
         if bucket.type is not SharePlanBucketType.FIXED and pool_unit is not None:
             contributes = False
+            amounts: set[int] = set()
             for entry in bucket.participants:
                 if entry.contribution is not None:
                     try:
-                        contributes |= (
-                            parse_quantity(entry.contribution, pool_unit, binary=bucket.binary_data_units) > 0
-                        )
+                        amount = parse_quantity(entry.contribution, pool_unit, binary=bucket.binary_data_units)
                     except UnitError:
                         contributes = True  # reported above
+                        continue
+                    contributes |= amount > 0
+                    if amount > 0:
+                        amounts.add(amount)
             if not contributes:
                 self.warn(
                     sec, plan.id, f"{prefix}participants", "no participant contributes: the pool stays empty (R59)"
+                )
+            if bucket.type is SharePlanBucketType.VARIABLE_MULTIPLE_TIER and len(amounts) > 1:
+                # R59/Q1: tier j = tier_growth_j x the number of contributors; contributions only count them.
+                self.warn(
+                    sec,
+                    plan.id,
+                    f"{prefix}participants",
+                    "on a Variable Multiple Tier bucket a contribution only marks a contributor (0 or none: not "
+                    "one; any amount above 0: one); the different amounts given are not added to the pool, "
+                    "whose tier j is tier_growth_j x the number of contributors (R59, Q1)",
                 )
         if bucket.type is SharePlanBucketType.VARIABLE_SINGLE_TIER and len(bucket.tiers) != 1:
             self.err(sec, plan.id, f"{prefix}tiers", "a Variable Single Tier bucket has exactly one tier (R59)")
@@ -513,6 +542,10 @@ class _Checker:
                         "set settings.overlapping_share_plans to allow it (R56)",
                     )
                 first.setdefault(participant, plan.id)
+
+
+#: A window's ``to`` from here up to "24:00" drops the end of the day (§1.18: "11:59 PM" means the day's end).
+_LAST_MINUTE = dt.time(23, 59)
 
 
 def _as_dt(value: dt.date) -> dt.datetime:

@@ -38,6 +38,10 @@ from streams.topics import EXCEPTIONS, RATED, USAGE, TopicSpec, create_topics
 
 log = logging.getLogger("rater.api")
 
+#: The largest request body, bytes (aiohttp's ``client_max_size``): a larger one is refused with ``413``
+#: ``payload_too_large`` before it is read whole.  An operation, even ``replace_catalog``, fits well within it.
+MAX_BODY = 1024 * 1024
+
 #: Paths served without a token.
 PUBLIC = frozenset({"/health", "/openapi.yaml", "/metrics"})
 
@@ -55,6 +59,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
+        if exc.status == 413:
+            message = f"the request body is larger than {MAX_BODY} bytes (1 MiB)"
+            raise api_error(413, "payload_too_large", message, max_bytes=MAX_BODY) from exc
         raise api_error(exc.status, _code(exc.status), exc.reason, headers=_kept(exc)) from exc
     except RetriableError as exc:
         log.warning("state store unavailable on %s %s: %s", request.method, request.path, exc)
@@ -107,7 +114,7 @@ async def prometheus(_: web.Request) -> web.Response:
 
 
 def build_api(context: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[timed, json_errors, bearer_auth])
+    app = web.Application(middlewares=[timed, json_errors, bearer_auth], client_max_size=MAX_BODY)
     app[CONTEXT] = context
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.yaml", openapi)
@@ -153,7 +160,7 @@ def run_api(settings: Settings) -> int:
         context.extras[PROVISIONER] = Provisioner(
             store, RedisStore(client, result_ttl=settings.result_ttl)
         )  # publishes once Kafka is up
-        context.extras[EXCEPTION_INDEX] = ExceptionIndex(client, settings.app_id)
+        context.extras[EXCEPTION_INDEX] = ExceptionIndex(client, settings.app_id, settings.exception_retention)
         app = build_api(context)
         app.cleanup_ctx.append(background)
 

@@ -24,6 +24,14 @@ def api_error(
             text=orjson.dumps({"error": body}).decode(),
             content_type="application/json",
         )
+    if status == 413:  # aiohttp's class takes the size limit first
+        too_large = web.HTTPRequestEntityTooLarge(
+            max_size=details.get("max_bytes", 0),
+            text=orjson.dumps({"error": body}).decode(),
+            content_type="application/json",
+        )
+        too_large.headers.update(headers or {})
+        return too_large
     error = error_class(text=orjson.dumps({"error": body}).decode(), content_type="application/json")
     error.headers.update(headers or {})
     return error

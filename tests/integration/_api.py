@@ -22,6 +22,9 @@ E20 = ROOT / "examples" / "E20-share-level-usage-invoicer"
 #: P's app sees P and its children C1, C2, C3; C1's app sees C1 only.
 TOKENS = "p-token=P,c1-token=C1,q-token=Q"
 OPERATOR = "op-secret"
+#: An exception index retention (seconds) longer than the age of the fixed March 2026 timestamps the tests
+#: index, whatever day they run (the default, 30 days, would not index them: streams/exceptions_index.py).
+YEARS = 10 * 365 * 24 * 3600
 
 
 async def rate_folder_into(client: Redis, folder: Path) -> tuple[Catalog, Subscriptions]:

@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from streams.exceptions_index import ExceptionIndex
 from streams.servers import KafkaBroker, free_port
 from streams.topics import RATED, USAGE, TopicSpec, create_topics
-from tests.integration._api import E20, OPERATOR, TOKENS, rate_folder_into
+from tests.integration._api import E20, OPERATOR, TOKENS, YEARS, rate_folder_into
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +110,7 @@ async def _prepare(redis_url: str, kafka: str, prefix: str) -> None:
     try:
         await client.flushdb()
         await rate_folder_into(client, E20)
-        index = ExceptionIndex(client, APP)
+        index = ExceptionIndex(client, APP, retention=YEARS)  # its exceptions are of March 2026
         for event, raised_at in EXCEPTIONS:
             await index.record(event, raised_at)
     finally:

@@ -5,6 +5,7 @@ both documents read back through ``GET /v1/configuration`` are identical before 
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from streams.api.provisioning import CONFIG_STORE
 from streams.config_store import ConfigStore
 from streams.exceptions_index import ExceptionIndex
 from streams.settings import Settings
+from tests.integration._api import YEARS
 from tests.integration.test_config_store import REFUSALS
 from tests.unit.provisioning_builders import ACCOUNTS, CATALOG
 
@@ -64,7 +66,7 @@ async def api(redis_client: Redis, redis_url: str, tmp_path: Path) -> AsyncItera
     async def send(key: bytes | None, value: bytes) -> None:
         sent.append((key, value))
 
-    index = ExceptionIndex(redis_client, "app")
+    index = ExceptionIndex(redis_client, "app", retention=YEARS)  # T0 is in March 2026
     ctx = ApiContext(
         Settings("127.0.0.1:1", redis_url, app_id="app"),
         redis_client,
@@ -250,3 +252,94 @@ async def test_malformed_requests_are_400_json_errors(api: Api, method: str, pat
 async def test_history_zero_lists_no_operation(api: Api) -> None:
     status, config = await api.call("GET", "/v1/configuration?history=0")  # was the whole log (LRANGE 0 -1)
     assert (status, config["history"]) == (200, [])
+
+
+# --- bounded fields, safe zone lookup, body size, operation ids (issue finding 7) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "code", "field"),
+    [
+        # 300 characters: the zone database was asked for a file of that name (OSError, a 500 before)
+        ({"time_zone": "x" * 300}, 400, "invalid_operation", "set.time_zone"),
+        ({"time_zone": "Europe/../../etc/passwd"}, 400, "invalid_operation", "set.time_zone"),
+        # a folder of the zone database has the shape of a name but is no zone (IsADirectoryError before)
+        ({"time_zone": "America"}, 422, "invalid_configuration", "time_zone"),
+        ({"time_zone": "Mars/Olympus_Mons"}, 422, "invalid_configuration", "time_zone"),
+        ({"name": "n" * 201}, 400, "invalid_operation", "set.name"),
+    ],
+)
+async def test_a_bad_name_or_time_zone_is_a_typed_refusal_that_changes_nothing(
+    api: Api, changes: dict[str, Any], status: int, code: str, field: str
+) -> None:
+    """docs/subscriptions.md bounds: a time zone is an IANA name of at most 64 characters that the zone
+    database knows; a name at most 200 characters.  Each bad value is a 4xx naming the field, never a 500,
+    and the configuration (version 1) is unchanged."""
+    _, before = await api.call("GET", "/v1/configuration")
+    body = {"id": "tz-1", "op": "update_account", "account": "TEAM", "set": changes}
+    status_got, error = await api.call("POST", "/v1/operations", body)
+    assert (status_got, error["error"]["code"]) == (status, code)
+    assert any(f"field {field}:" in issue for issue in error["error"]["details"]["issues"]), error
+    _, after = await api.call("GET", "/v1/configuration")
+    assert (after["version"], after) == (1, before)
+
+
+async def test_a_name_of_200_characters_and_a_known_zone_apply(api: Api) -> None:
+    """The bounds are inclusive: 200 characters and ``America/Argentina/ComodRivadavia`` (32, the longest
+    IANA name) apply and make version 2."""
+    body = {
+        "id": "tz-ok",
+        "op": "update_account",
+        "account": "TEAM",
+        "set": {"name": "n" * 200, "time_zone": "America/Argentina/ComodRivadavia"},
+    }
+    status, result = await api.call("POST", "/v1/operations", body)
+    assert (status, result["status"], result["version"]) == (200, "applied", 2)
+    _, config = await api.call("GET", "/v1/configuration")
+    team = next(a for a in config["accounts"] if a["id"] == "TEAM")
+    assert (len(team["name"]), team["time_zone"]) == (200, "America/Argentina/ComodRivadavia")
+
+
+async def test_a_body_over_1_mib_is_413_with_the_json_error_shape(api: Api) -> None:
+    """MAX_BODY = 1 MiB = 1,048,576 bytes: one byte more is ``413 payload_too_large`` (it was a 500), on
+    both routes that take a body; the configuration is unchanged.  Exactly 1 MiB is read (and, not being
+    JSON, refused as a 400)."""
+    _, before = await api.call("GET", "/v1/configuration")
+    for path in ("/v1/operations", "/v1/exceptions/reprocess"):
+        response = await api.client.post(path, data=io.BytesIO(b" " * (1024 * 1024 + 1)), headers=OPERATOR)
+        assert response.status == 413
+        assert await response.json() == {
+            "error": {
+                "code": "payload_too_large",
+                "message": "the request body is larger than 1048576 bytes (1 MiB)",
+                "details": {"max_bytes": 1048576},
+            }
+        }
+    response = await api.client.post("/v1/operations", data=io.BytesIO(b" " * (1024 * 1024)), headers=OPERATOR)
+    assert (response.status, (await response.json())["error"]["code"]) == (400, "invalid_operation")
+    _, after = await api.call("GET", "/v1/configuration")
+    assert after == before
+
+
+@pytest.mark.parametrize("bad_id", ["op{1}", "a/b", "a b", "-leading-dash", "é", "x" * 201])
+async def test_an_operation_id_outside_the_allowed_characters_is_refused_up_front(api: Api, bad_id: str) -> None:
+    """Operation ids are 1-200 of ``A-Z a-z 0-9 _ . : -``, starting with a letter or digit, so that every
+    applied id can be read back at ``GET /v1/operations/{id}`` as it is (an id with braces was applied, then
+    404).  Any other id is a 400 ``invalid_operation`` naming ``id``, and nothing is applied."""
+    body = {"id": bad_id, "op": "update_account", "account": "TEAM", "set": {"name": "x"}}
+    status, error = await api.call("POST", "/v1/operations", body)
+    assert (status, error["error"]["code"]) == (400, "invalid_operation")
+    assert any("field id:" in issue for issue in error["error"]["details"]["issues"]), error
+    _, config = await api.call("GET", "/v1/configuration")
+    assert config["version"] == 1
+
+
+async def test_every_allowed_operation_id_reads_back(api: Api) -> None:
+    """An id using every allowed kind of character, 200 long, applies (version 2) and reads back at
+    ``GET /v1/operations/{id}`` unquoted."""
+    op_id = "Ab9_.:-" + "z" * 193
+    body = {"id": op_id, "op": "update_account", "account": "TEAM", "set": {"name": "x"}}
+    status, result = await api.call("POST", "/v1/operations", body)
+    assert (status, result["version"]) == (200, 2)
+    status, stored = await api.call("GET", f"/v1/operations/{op_id}")
+    assert (status, stored) == (200, result)

@@ -17,6 +17,7 @@ from streams.config_store import ConfigStore
 from streams.exceptions_index import ExceptionIndex
 from streams.ops_cli import read_operations
 from streams.servers import KafkaBroker
+from tests.integration._api import YEARS
 from tests.unit.provisioning_builders import ACCOUNTS, CATALOG
 
 pytestmark = pytest.mark.integration
@@ -110,7 +111,7 @@ def test_provision_refuses_a_cancellation_to_settle_without_a_broker(
 def test_exceptions_list(env: Path, redis_url: str, redis_client: object, capsys: pytest.CaptureFixture[str]) -> None:
     async def seed() -> None:
         client = connect(redis_url)
-        index = ExceptionIndex(client, "cli")
+        index = ExceptionIndex(client, "cli", retention=YEARS)  # raised in March 2026
         for n, kind in enumerate(("rate_not_found", "no_usage_identifier_match")):
             body = {"record_id": f"r{n}", "type": kind, "message": "m", "account": "TEAM", "original": "{}"}
             await index.record(body, 1_772_409_600_000 + n)

@@ -797,16 +797,6 @@ SHAPE_RULES = [
     ),
     pytest.param(
         Broken(
-            lambda d: _bucket(d, "UB-SPARE").update({"tiers": []}),
-            "usage_bucket",
-            "UB-SPARE",
-            "tiers",
-            "at least 1 item",
-        ),
-        id="1.9-tiers-required",
-    ),
-    pytest.param(
-        Broken(
             lambda d: _bucket(d, "UB-SPARE").update({"recur_type": "weekly"}),
             "usage_bucket",
             "UB-SPARE",
@@ -976,13 +966,80 @@ def test_shape_rule_is_refused(tmp_path: Path, case: Broken) -> None:
 
 
 def test_shape_error_leaves_the_entity_out(tmp_path: Path) -> None:
-    """load.py: an entity with a shape error is left out, so what references it reports it unknown (and
-    nothing is half-loaded)."""
+    """load.py: an entity with a shape error is left out (nothing is half-loaded); what references it says
+    that it is not valid, pointing at its own error, not that it is unknown."""
     file, issues = _refused(tmp_path, lambda d: entity(d, "rounding_rules", "RR-60-6").update({"increment": 0}))
     assert [(i.file, i.kind, i.entity, i.field, i.message) for i in issues] == [
         (file, "rounding_rule", "RR-60-6", "increment", "Value error, must be greater than zero"),
-        (file, "rate_plan", "RP-1", "rate_groups[0].rates[0].rounding_rule", "unknown rounding rule 'RR-60-6'"),
+        (
+            file,
+            "rate_plan",
+            "RP-1",
+            "rate_groups[0].rates[0].rounding_rule",
+            "rounding rule 'RR-60-6' is not valid: see its own errors",
+        ),
     ]
+
+
+@pytest.mark.parametrize(("end", "shown"), [("23:59", "23:59:00"), ("23:59:59", "23:59:59")])
+def test_a_window_ending_in_the_last_minute_of_the_day_is_refused(tmp_path: Path, end: str, shown: str) -> None:
+    """§1.18: the seed's weekend is "Saturday 12:00 AM-11:59 PM", the whole day.  'to' is exclusive, so
+    '23:59' (or '23:59:59') would quietly leave calls of the day's last minute (23:59:30) out: it is
+    refused, naming '24:00', which ends the window at midnight."""
+    file, issues = _refused(tmp_path, lambda d: _period_detail(d).update({"from": "19:00", "to": end}))
+    assert [(i.file, i.kind, i.entity, i.field, i.message) for i in issues] == [
+        (
+            file,
+            "time_period",
+            "EVENINGS",
+            "details[0].to",
+            f"'to' is exclusive: '{shown}' leaves the rest of the day out of the "
+            "window (a call at 23:59:30 would not be in it); write '24:00' to end it at midnight",
+        )
+    ]
+
+
+def test_a_usage_bucket_without_tiers_is_refused_by_name_not_reported_unknown(tmp_path: Path) -> None:
+    """§1.9: a usage bucket that is not a billing activation bucket needs at least one tier (R15).  UB-SMS
+    without ``tiers`` is one error on its own ``tiers`` field; SVC-PHONE, which carries it, is not told of
+    an "unknown usage bucket"."""
+    file, issues = _refused(tmp_path, lambda d: _bucket(d, "UB-SMS").pop("tiers"))
+    assert [(i.file, i.kind, i.entity, i.field, i.message) for i in issues] == [
+        (
+            file,
+            "usage_bucket",
+            "UB-SMS",
+            "tiers",
+            "required: at least one tier (only a billing activation bucket has none)",
+        )
+    ]
+
+
+def test_a_malformed_usage_bucket_is_named_by_its_referrers_as_not_valid(tmp_path: Path) -> None:
+    """load.py / validate.py: UB-SMS with an unknown field is refused by its model; the service carrying it
+    reports "usage bucket 'UB-SMS' is not valid: see its own errors" (it was "unknown usage bucket")."""
+    _, issues = _refused(tmp_path, lambda d: _bucket(d, "UB-SMS").update({"tier": []}))
+    assert [(i.kind, i.entity, i.field, i.message) for i in issues] == [
+        ("usage_bucket", "UB-SMS", "tier", "unknown field"),
+        ("service", "SVC-PHONE", "usage_buckets[2]", "usage bucket 'UB-SMS' is not valid: see its own errors"),
+    ]
+
+
+def test_a_billing_activation_bucket_needs_no_tiers_or_recurrence(tmp_path: Path) -> None:
+    """R49-R52, Q11: an activation bucket is a trigger, not an allowance.  UB-ACT written with only its base
+    bucket and ``billing_activation`` (no ``tiers``, ``recur_type`` or ``recur_frequency``; the recur type
+    defaults to recurring, which for any other bucket requires a frequency) loads without an issue."""
+
+    def bare(doc: Doc) -> None:
+        bucket = _bucket(doc, "UB-ACT")
+        for name in ("tiers", "recur_type"):
+            bucket.pop(name)
+
+    write_catalog(tmp_path, bare)
+    catalog, issues = check_catalog(tmp_path)
+    assert issues == []
+    assert catalog is not None
+    assert catalog.usage_buckets["UB-ACT"].tiers == ()
 
 
 def test_shape_error_in_one_tier_names_only_that_tier(tmp_path: Path) -> None:
@@ -1324,6 +1381,21 @@ def test_invalid_time_zone_is_refused(tmp_path: Path) -> None:
             "",
             "time_zone",
             "unknown time zone 'Mars/Olympus_Mons'",
+        ),
+    )
+
+
+def test_an_overlong_time_zone_is_refused_by_its_shape(tmp_path: Path) -> None:
+    """Q8 settings.time_zone: at most 64 characters; 300 made the zone lookup fail with "File name too
+    long" (an OSError the check did not catch) instead of an error naming the field."""
+    _assert_only(
+        tmp_path,
+        Broken(
+            lambda d: d["settings"].update({"time_zone": "x" * 300}),
+            "settings",
+            "",
+            "time_zone",
+            "String should have at most 64 characters",
         ),
     )
 
@@ -2065,6 +2137,36 @@ def test_variable_pool_without_contributor_is_a_warning(tmp_path: Path) -> None:
     assert warnings == [
         ("share_plan", "SP-1", "buckets[1].participants", "no participant contributes: the pool stays empty (R59)")
     ]
+
+
+def test_different_contributions_on_a_variable_multiple_tier_bucket_are_a_warning(tmp_path: Path) -> None:
+    """R59/Q1: a Variable Multiple Tier tier is tier_growth x the number of contributors; a contribution
+    only marks a contributor (> 0).  Contributions of 1 GB and 2 GB on SPB-VMT suggest the amounts count:
+    a warning says what the values mean.  Equal amounts (1 GB and 1 GB) give no warning."""
+
+    def change(amount: str) -> Callable[[Doc], None]:
+        def apply(d: Doc) -> None:
+            _share(d, "SP-1")["participants"] = ["SVC-PHONE", "SVC-SPARE"]
+            _share_bucket(d, 2)["participants"] = [
+                {"participant": "SVC-PHONE", "contribution": "1 GB"},
+                {"participant": "SVC-SPARE", "contribution": amount},
+            ]
+
+        return apply
+
+    _, warnings = _warnings(tmp_path, change("2 GB"))
+    assert warnings == [
+        (
+            "share_plan",
+            "SP-1",
+            "buckets[2].participants",
+            "on a Variable Multiple Tier bucket a contribution only marks a contributor (0 or none: not one; any "
+            "amount above 0: one); the different amounts given are not added to the pool, whose tier j is "
+            "tier_growth_j x the number of contributors (R59, Q1)",
+        )
+    ]
+    write_catalog(tmp_path, change("1 GB"))
+    assert check_catalog(tmp_path)[1] == []
 
 
 def test_repeated_notification_percentage_is_refused(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
 
 from rater.cli import main
@@ -95,6 +96,78 @@ def test_check_of_a_single_catalog_file(capsys: pytest.CaptureFixture[str]) -> N
     """load.py catalog_files: DIR may be a catalog file itself."""
     assert main(["catalog", "check", str(E07 / "catalog.yaml")]) == 0
     assert capsys.readouterr().out.startswith(f"{E07 / 'catalog.yaml'}: ok (2 usage classes")
+
+
+def test_check_of_a_folder_without_subscriptions_says_it_checked_the_catalog_only(
+    e07_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder without subscriptions.yaml (or a catalog file given directly) is a valid catalog: exit 0,
+    but the ok line says the accounts were not checked, so a missing file is not taken for valid accounts."""
+    (e07_copy / "subscriptions.yaml").unlink()
+    assert main(["catalog", "check", str(e07_copy)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == (
+        f"{e07_copy}: ok (2 usage classes, 1 rate plans, 0 usage buckets, 0 share plans, 1 services, 1 packages; "
+        "0 warning(s)); catalog only: no subscriptions.yaml checked\n"
+    )
+    assert main(["catalog", "check", str(E07 / "catalog.yaml")]) == 0
+    assert capsys.readouterr().out.endswith("; catalog only: no subscriptions.yaml checked\n")
+
+
+# --- rate ----------------------------------------------------------------------------------------------
+
+
+def test_rate_without_subscriptions_is_a_folder_error(e07_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``rater rate DIR`` needs DIR/subscriptions.yaml: without it every record would silently be a "No UDR
+    Usage Identifier match" exception (R2).  Exit 1, one error naming the file, nothing on stdout."""
+    (e07_copy / "subscriptions.yaml").unlink()
+    assert main(["rate", str(e07_copy), "--summary"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"error: {e07_copy / 'subscriptions.yaml'}: subscriptions: not found: a rating folder holds "
+        "subscriptions.yaml (write 'accounts: []' for none)\n"
+    )
+
+
+def test_rate_with_no_accounts_on_purpose_rates_every_record_as_unowned(
+    e07_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``accounts: []`` is "no accounts" said on purpose: E07's four records are rated to four
+    "No UDR Usage Identifier match" exceptions (R2), then the summary line counts them (4 + 1 = 5 lines),
+    exit 0."""
+    (e07_copy / "subscriptions.yaml").write_text("accounts: []\n", encoding="utf-8")
+    assert main(["rate", str(e07_copy), "--summary"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    summary = orjson.loads(lines[-1])
+    assert (len(lines), summary["records"], summary["exceptions"]) == (5, 4, {"no_usage_identifier_match": 4})
+
+
+def test_rate_without_usage_is_a_folder_error(e07_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``rater rate DIR`` reads DIR/usage.jsonl: without it, exit 1 and an error naming it (it was a
+    traceback)."""
+    (e07_copy / "usage.jsonl").unlink()
+    assert main(["rate", str(e07_copy)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {e07_copy / 'usage.jsonl'}: not found: rater rate reads DIR/usage.jsonl (see rater rate --help)\n"
+    )
+
+
+def test_rate_help_describes_the_folder_and_the_summary_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """``rater rate --help`` names the files of a rating folder and says that --summary adds a line."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["rate", "--help"])
+    assert stopped.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for text in (
+        "catalog.yaml or catalog/",
+        "subscriptions.yaml the accounts (docs/subscriptions.md); required",
+        "usage.jsonl one usage record per line",
+        "expected.yaml optional, not read here",
+        "--summary after the outcomes, write one more line: a JSON summary",
+    ):
+        assert text in out
 
 
 # --- catalog can-delete --------------------------------------------------------------------------------

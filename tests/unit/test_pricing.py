@@ -341,6 +341,23 @@ def test_time_period_with_several_details() -> None:
     assert not in_time_period(weekend, dt.datetime(2026, 3, 9, 0, 0))  # Monday
 
 
+def test_the_seed_weekend_holds_a_call_at_23_59_30(tmp_path: Path) -> None:
+    """§1.18's weekend, "Saturday 12:00 AM-11:59 PM plus Sunday 12:00 AM-11:59 PM", is written with 'to'
+    "24:00" (a '23:59' is refused by validation: 'to' is exclusive).  Group WEEKEND ($0.01/min) then
+    STANDARD ($0.05/min), account in UTC: a 60 s call on Saturday 7 March 2026 at 23:59:30 is in the weekend,
+    1 min x 0.01 = $0.01; one on Monday 9 March at 00:00:00 is not, 1 min x 0.05 = $0.05."""
+    weekend = [{"days": ["sat", "sun"], "from": "00:00", "to": "24:00"}]
+    catalog = catalog_doc(
+        [group("WEEKEND", rate("VOICE", "0.01"), time_period="WEEKEND"), group("STANDARD", rate("VOICE", "0.05"))],
+        time_periods=[{"id": "WEEKEND", "details": weekend}],
+    )
+    rater = make_rater(tmp_path, catalog, subscriptions_doc())
+    last_minute = line(rater, event_time="2026-03-07T23:59:30Z")
+    assert (last_minute.rate_group, last_minute.amount) == ("WEEKEND", Decimal("0.01"))
+    monday = line(rater, event_time="2026-03-09T00:00:00Z")
+    assert (monday.rate_group, monday.amount) == ("STANDARD", Decimal("0.05"))
+
+
 def test_time_period_read_on_the_account_clock(tmp_path: Path) -> None:
     """R27/Q8, E22: the account is in America/Toronto (UTC-5 in early March); group EVENING (Mon 17:00-21:00,
     $0.02/min) then STANDARD ($0.05/min).  22:00Z = 17:00 Toronto -> EVENING $0.02; 21:59Z = 16:59 Toronto ->

@@ -259,6 +259,42 @@ def test_invalid_account_time_zone_is_refused(tmp_path: Path, catalog: Catalog) 
     assert issues == [(file, "account", "ACC-C", "time_zone", "unknown time zone 'Mars/Base'")]
 
 
+@pytest.mark.parametrize("zone", ["America", "leapseconds", "Europe/Paris/x"])
+def test_a_zone_database_path_that_is_no_zone_is_an_unknown_time_zone(
+    tmp_path: Path, catalog: Catalog, zone: str
+) -> None:
+    """Q8: a folder of the zone database (IsADirectoryError before, past the check), one of its data files
+    (ValueError: not a zone file) or a path below a zone is "unknown time zone", naming the field."""
+    file, issues = _issues(tmp_path, catalog, lambda d: _child(d).update({"time_zone": zone}))
+    assert issues == [(file, "account", "ACC-C", "time_zone", f"unknown time zone {zone!r}")]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("time_zone", "x" * 65, "String should have at most 64 characters"),
+        ("name", "n" * 201, "String should have at most 200 characters"),
+    ],
+)
+def test_account_text_fields_are_bounded(
+    tmp_path: Path, catalog: Catalog, field: str, value: str, message: str
+) -> None:
+    """docs/subscriptions.md bounds: a time zone name is at most 64 characters (a 300-character one made the
+    zone lookup fail with "File name too long"), an account name at most 200."""
+    file, issues = _issues(tmp_path, catalog, lambda d: _child(d).update({field: value}))
+    assert issues == [(file, "account", "ACC-C", field, message)]
+
+
+def test_a_usage_identifier_is_at_most_128_characters(tmp_path: Path, catalog: Catalog) -> None:
+    """docs/subscriptions.md bounds: UIDs are 1-128 characters; 128 passes, 129 is refused."""
+    write_subscriptions(tmp_path, lambda d: _child_uids(d)[0].update({"uid": "9" * 128}))
+    assert "9" * 128 in load_subscriptions(tmp_path, catalog).uids
+    _, issues = _issues(tmp_path, catalog, lambda d: _child_uids(d)[0].update({"uid": "9" * 129}))
+    assert [issue[3:] for issue in issues] == [
+        ("packages[0].services[0].usage_identifiers[0].uid", "String should have at most 128 characters")
+    ]
+
+
 # --- dates (§1.3, R42) ---------------------------------------------------------------------------------
 
 WINDOW_MESSAGE = "cancel/end must be later than the start (start inclusive, end exclusive)"
