@@ -19,6 +19,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.app import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED
+from streams.control import sign_line
 from streams.topics import TopicSpec, create_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +102,7 @@ class Stream:
             "RATER_OUTPUT_PARTITIONS": "1",
             "RATER_BATCH_SIZE": "100",
             "RATER_LOG_LEVEL": "warning",
+            "RATER_CONTROL_KEY": CONTROL_KEY,
         }
 
     def topic(self, name: str) -> str:
@@ -139,14 +141,19 @@ class Stream:
         return asyncio.run(_produce(self.bootstrap, self.topic("usage"), self.config / "usage.jsonl", start, upto))
 
 
+#: The ``RATER_CONTROL_KEY`` of the end-to-end workers: tick lines are signed with it (streams/control.py).
+CONTROL_KEY = "e2e-control-key"
+
+
 async def _produce(bootstrap: str, topic: str, usage: Path, start: int, upto: int | None) -> int:
+    """Produce lines of a usage file as ``rater send`` does: keyed by usage identifier, control lines signed."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     count = 0
     try:
         lines = [line for line in usage.read_bytes().splitlines() if line.strip()]
         for line in lines[start:upto]:
-            await producer.send(topic, key=usage_key(line), value=line)
+            await producer.send(topic, key=usage_key(line), value=sign_line(line, CONTROL_KEY))
             count += 1
         await producer.flush()
     finally:
