@@ -24,6 +24,8 @@ from streams.topics import TopicSpec, create_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "examples" / "E01-tier-boundary-250-messages" / "catalog.yaml"
+#: The ``RATER_CONTROL_KEY`` of the end-to-end workers: tick lines are signed with it (streams/control.py).
+CONTROL_KEY = "e2e-control-key"
 
 
 def independent_accounts(folder: Path, accounts: int, records: int, seed: int = 11) -> None:
@@ -87,6 +89,7 @@ class Stream:
     logs: Path
     usage_partitions: int = 1
     prefix: str = field(default_factory=lambda: f"e2e-{uuid.uuid4().hex[:8]}-")
+    settings: dict[str, str] = field(default_factory=dict)  # more worker settings (e.g. RATER_CONSUMER)
     workers: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = field(default_factory=list)
 
     @property
@@ -103,6 +106,7 @@ class Stream:
             "RATER_BATCH_SIZE": "100",
             "RATER_LOG_LEVEL": "warning",
             "RATER_CONTROL_KEY": CONTROL_KEY,
+            **self.settings,
         }
 
     def topic(self, name: str) -> str:
@@ -139,10 +143,6 @@ class Stream:
     def produce(self, start: int = 0, upto: int | None = None) -> int:
         """Produce lines ``start`` to ``upto`` (exclusive) of the folder's usage; return how many."""
         return asyncio.run(_produce(self.bootstrap, self.topic("usage"), self.config / "usage.jsonl", start, upto))
-
-
-#: The ``RATER_CONTROL_KEY`` of the end-to-end workers: tick lines are signed with it (streams/control.py).
-CONTROL_KEY = "e2e-control-key"
 
 
 async def _produce(bootstrap: str, topic: str, usage: Path, start: int, upto: int | None) -> int:

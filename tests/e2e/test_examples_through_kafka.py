@@ -105,7 +105,8 @@ def _without_source(body: dict[str, object], usage: str) -> dict[str, object]:
     if body["schema"] != "rating-exception/1":
         return body
     source = body.get("source")
-    assert isinstance(source, dict) and source["topic"] == usage and source["partition"] == 0, body
+    assert isinstance(source, dict), body
+    assert (source["topic"], source["partition"]) == (usage, 0), body
     return {name: value for name, value in body.items() if name != "source"}
 
 
