@@ -21,11 +21,11 @@ producer of usage uses), with the same record id; an exception whose event holds
 record (over ``RATER_MAX_EVENT_BYTES``) is refused, naming where the full record was read.  The kernel
 keeps each record's draw under its record id (R1, architecture property 2): a record that failed *after*
 its draw (``rate_not_found``, ``rate_group_not_found``, ``rate_plan_not_defined`` when something
-overflowed) gets that stored draw back and is priced with the
-fixed catalog, so its buckets are drawn once; a record that failed before its draw draws now, for the
-first time.  An entry is claimed (``open`` -> ``reprocessed``) atomically before it is sent, so two
-reprocess requests never send one record twice; ``force`` sends it again anyway, and the kernel's stored
-draw makes that an identical re-emission (same event id), not a second charge.
+overflowed) gets that stored draw back and is priced with the fixed catalog, so its buckets are drawn
+once; a record that failed before its draw draws now, for the first time.  An entry is claimed (``open``
+-> ``reprocessed``) atomically before it is sent, so two reprocess requests never send one record twice;
+``force`` sends it again anyway, and the kernel's stored draw makes that an identical re-emission (same
+event id), not a second charge.
 """
 
 from __future__ import annotations
