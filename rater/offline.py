@@ -36,7 +36,7 @@ from rater.errors import InvalidRecord
 from rater.events import Event, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent
 from rater.issues import Issue, ValidationFailed
 from rater.money import format_amount
-from rater.record import TimeWindow, parse_time
+from rater.record import TimeWindow, control_of, parse_time
 from rater.state import AsyncMemoryStore, MemoryStore
 from rater.subscriptions import Subscriptions, load_subscriptions, subscriptions_file
 
@@ -122,18 +122,6 @@ def load_folder(folder: Path) -> tuple[Catalog, Subscriptions]:
     return catalog, load_subscriptions(folder, catalog)
 
 
-def _control(data: bytes) -> dict[str, object] | None:
-    """The control instruction of a line, or ``None`` for a usage record (cheap test before parsing)."""
-    if b'"control"' not in data:
-        return None
-    try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    # A usage record that happens to carry a "control" field is a usage record (unknown fields are kept).
-    return body if isinstance(body, dict) and "control" in body and "record_id" not in body else None
-
-
 T = TypeVar("T")
 
 #: Records rated per call of the pipeline offline.  Any size gives the same outcomes (a batch is split
@@ -161,7 +149,7 @@ def rate_lines(
             data = line.strip()
             if not data:
                 continue
-            control = _control(data)
+            control = control_of(data)
             if control is None:
                 batch.append((data, f"{source}:{number}"))
                 if len(batch) < BATCH:

@@ -82,6 +82,21 @@ class UsageRecord:
     raw: dict[str, Any]
 
 
+def control_of(data: bytes) -> dict[str, Any] | None:
+    """The JSON object of a control line or message (``{"control": ...}`` without a ``record_id``), or
+    ``None`` for anything else: a usage record (one that carries a field named ``control`` included: unknown
+    fields are kept) or input the codec turns into a rating exception.  A cheap byte test comes first, so
+    usage records skip the extra parse.  What a control line may do, and who may send one, is the caller's:
+    offline rating trusts its file; the worker honours signed ticks only (streams/control.py)."""
+    if b'"control"' not in data:
+        return None
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) and "control" in body and "record_id" not in body else None
+
+
 def decode(data: bytes | str, window: TimeWindow | None = None) -> UsageRecord:
     """Parse one JSON usage record; raise :class:`InvalidRecord` saying what is wrong.
 

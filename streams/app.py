@@ -7,12 +7,16 @@ committed only for records whose outputs are on the broker (architecture step 6)
 ``concurrency=1`` so a partition is never processed out of order (property 6), and holds no Faust Table
 (Faust tables were measured losing records around rebalances); all state is in Redis.
 
-A store that is unavailable is retried with backoff, in place, never skipped (property 7).
+A store that is unavailable is retried with backoff, in place, never skipped (property 7).  Only committed
+data is read (``read_committed``): a record of an aborted transaction is never rated.  Every output event is
+at most ``RATER_MAX_EVENT_BYTES`` (:func:`messages`), and an output the broker refuses for good becomes its
+record's failure event instead of a retry for ever (:class:`Sender`, shared with the lean loop).
 
 Time-driven rules (billing activation by time, R50b) run on a wall-clock timer every
 ``RATER_TICK_INTERVAL`` seconds; every worker runs it and the kernel's once-only mark makes one
-notification per package.  A control message ``{"control": "tick", "time": ...}`` on the usage topic runs
-them at that time, in its place in the stream (as offline rating does; useful for replays and tests).
+notification per package.  A control message ``{"control": "tick", "time": ...}`` on the usage topic, signed
+with ``RATER_CONTROL_KEY`` (streams/control.py), runs them at that time, in its place in the stream (as
+offline rating does; useful for replays and tests).
 """
 
 from __future__ import annotations
@@ -22,28 +26,45 @@ import datetime as dt
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import faust
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as FaustKafkaConsumer
+from faust.transport.drivers.aiokafka import Transport as FaustKafkaTransport
 
 from rater.batch import rate_batch, tick
 from rater.engine import Rater
-from rater.events import Notification, Outcome, RatedCharge
-from rater.record import TimeWindow
+from rater.errors import TITLES, ExceptionType, InvalidRecord, RatingError
+from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent, Source, delivery_failure
+from rater.record import TimeWindow, control_of
 from rater.redis_store import RedisStore
 from streams import metrics
 from streams.config_store import LiveRater
+from streams.control import tick_time
 from streams.retry import retry
-from streams.settings import Settings
+from streams.settings import DEFAULT_MAX_EVENT_BYTES, Settings
 from streams.topics import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, OUTPUTS, RATED, USAGE, TopicSpec  # names re-exported
 
 log = logging.getLogger("rater.stream")
 
 #: An output message: (topic name, key, value); the topic prefix is added when it is sent.
 Message = tuple[str, bytes, bytes]
+#: Consumers of ``usage`` read committed data only: a record of an aborted transaction is never rated.
+READ_COMMITTED = "read_committed"
 
 __all__ = [
     "CROSSINGS",
@@ -72,47 +93,164 @@ class Pipeline:
     live: LiveRater | None = None  # provisioning: the Rater in force follows the configuration store
 
 
-def messages(outcome: Outcome, record_id: str) -> list[Message]:
-    """(topic name, key, value) of every event one outcome publishes, keyed by account."""
-    body = outcome.to_dict()
+def messages(
+    outcome: Outcome,
+    record_id: str,
+    *,
+    limit: int = DEFAULT_MAX_EVENT_BYTES,
+    source: Source | None = None,
+    original: bytes = b"",
+) -> list[Message]:
+    """(topic name, key, value) of every event one outcome publishes, keyed by account; each value at most
+    ``limit`` bytes (``RATER_MAX_EVENT_BYTES``, docs/events.md).  An exception event over it keeps a prefix
+    of its original; a rated charge whose events would be over it becomes a ``software_system_error``
+    exception carrying the record (``original``).  ``source``: where the record was read."""
     if isinstance(outcome, RatedCharge):
         key = outcome.account.encode()
-        out = [(RATED, key, orjson.dumps(body))]
+        out = [(RATED, key, orjson.dumps(outcome.to_dict()))]
         out += [(CROSSINGS, c.account.encode(), orjson.dumps(c.to_dict())) for c in outcome.crossings]
         out += [(NOTIFICATIONS, n.account.encode(), orjson.dumps(n.to_dict())) for n in outcome.notifications]
-        return out
-    key = (outcome.account or record_id).encode()
-    return [(EXCEPTIONS, key, orjson.dumps(body))]
+        largest = max(len(value) for _, _, value in out)
+        if largest <= limit:
+            return out
+        too_large = RatingError(
+            ExceptionType.SOFTWARE_SYSTEM_ERROR,
+            f"its rated-charge events would be {largest} bytes, over RATER_MAX_EVENT_BYTES={limit}",
+            account=outcome.account,
+        )
+        outcome = RatingExceptionEvent.from_error(record_id, too_large, original)
+    if source is not None:
+        outcome = replace(outcome, source=source)
+    event, value = outcome.bounded(limit)
+    return [(EXCEPTIONS, (event.account or event.record_id).encode(), value)]
 
 
 #: Producer batch size per partition: a rating batch's outputs (about 1 KB each) go out in a few produce
 #: requests instead of one per 16 KB (aiokafka's default), which cost the worker a socket write each.
 MAX_BATCH_BYTES = 256 * 1024
 
+#: Producer errors no retry cures for that message (aiokafka.errors): the message is sent again alone (it
+#: may only have shared a batch with the culprit), and if it is refused again its record gets a bounded
+#: ``software_system_error`` event instead.  Every other broker error is retried with backoff.
+PERMANENT = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    InvalidTimestampError,
+    CorruptRecordException,
+    UnsupportedForMessageFormatError,
+)
+#: Futures of queued messages, one per message, in order.
+Submitted = list["asyncio.Future[Any]"]
+
 
 class Sender:
     """Outputs go through a plain aiokafka producer (acks=all) rather than Faust's per-message send path,
-    measured at ~2,400 messages/s on the embedded broker; every batch is awaited until the broker has it."""
+    measured at ~2,400 messages/s on the embedded broker.  :meth:`deliver` is the one delivery policy of the
+    lean loop, the Faust agent and the timer: a broker that is unavailable is waited out (the lot is sent
+    again, with backoff: consumers dedupe on event ids and re-emissions are identical); a message the broker
+    refuses for good (:data:`PERMANENT`) becomes its record's failure event, so it never stalls a partition."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer: AIOKafkaProducer | None = None
+        self.producer: Any = None
 
-    async def send_all(self, messages: list[Message]) -> None:
-        """Send every message and wait until the broker has them all."""
-        if messages:
-            await (await self.submit(messages))
-
-    async def submit(self, messages: list[Message]) -> asyncio.Future[list[Any]]:
-        """Queue every message in order; the result completes when the broker has them all (or fails)."""
+    async def _producer(self) -> Any:
         if self.producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap, acks="all", linger_ms=2, max_batch_size=MAX_BATCH_BYTES
             )
             await producer.start()
             self.producer = producer
-        futures = [await self.producer.send(topic, value=value, key=key) for topic, key, value in messages]
-        return asyncio.gather(*futures)
+        return self.producer
+
+    async def send_all(self, messages: list[Message]) -> None:
+        """Send every message and wait until the broker has them all (or their failure events)."""
+        if messages:
+            await self.deliver(messages)
+
+    async def submit(self, messages: list[Message]) -> Submitted:
+        """Queue every message in order; each future completes when the broker has its message (or fails).
+        A message the producer refuses before queueing it (over its request size) gets a failed future."""
+        producer = await self._producer()
+        futures: Submitted = []
+        for topic, key, value in messages:
+            try:
+                futures.append(await producer.send(topic, value=value, key=key))
+            except PERMANENT as exc:
+                refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                refused.set_exception(exc)
+                futures.append(refused)
+        return futures
+
+    async def deliver(self, messages: list[Message], submitted: Submitted | None = None) -> None:
+        """Return once every message (already queued as ``submitted``, or queued now) is on the broker, or,
+        for a message refused for good, its record's failure event is."""
+        delay = 0.1
+        while True:
+            try:
+                futures = submitted if submitted is not None else await self.submit(messages)
+                submitted = None
+                results = await asyncio.gather(*futures, return_exceptions=True)
+                for result in results:
+                    if isinstance(result, BaseException) and not isinstance(result, PERMANENT):
+                        raise result
+                break
+            except KafkaError as exc:
+                log.warning("broker unavailable, sending the outputs again in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        refused = [message for message, result in zip(messages, results, strict=True) if isinstance(result, PERMANENT)]
+        replaced: set[str] = set()
+        for message in refused:
+            await self._alone(message, replaced)
+
+    async def _alone(self, message: Message, replaced: set[str]) -> None:
+        """Send one refused message by itself; refused again, send its record's failure event instead (once
+        per record); a failure event refused in turn is logged and dropped."""
+        delay = 0.1
+        current: Message | None = message
+        while current is not None:
+            topic, key, value = current
+            try:
+                await (await (await self._producer()).send(topic, value=value, key=key))
+                return
+            except PERMANENT as exc:
+                if current is not message:
+                    log.error("the broker refused the failure event %r for good, dropped: %s", value[:200], exc)
+                    return
+                current = self._failure(message, exc, replaced)
+            except KafkaError as exc:
+                log.warning("broker unavailable, sending an output again in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _failure(self, message: Message, error: Exception, replaced: set[str]) -> Message | None:
+        """The bounded ``software_system_error`` event of the record whose output ``message`` is (None when
+        that record has one already)."""
+        topic, _, value = message
+        try:
+            body = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        record_id = str(body.get("record_id") or body.get("event_id") or f"{topic}:unreadable")
+        where = body.get("source")
+        source = Source(where["topic"], where["partition"], where["offset"]) if isinstance(where, dict) else None
+        event = delivery_failure(
+            record_id,
+            body.get("account") if isinstance(body.get("account"), str) else None,
+            f"{TITLES[ExceptionType.SOFTWARE_SYSTEM_ERROR]}: the broker refused its {topic} event "
+            f"({len(value)} bytes) for good: {type(error).__name__}: {error}",
+            source,
+        )
+        log.error("record %s: %s", event.record_id, event.message)
+        if event.record_id in replaced:
+            return None
+        replaced.add(event.record_id)
+        key = (event.account or event.record_id).encode()
+        return self.settings.topic(EXCEPTIONS), key, orjson.dumps(event.to_dict())
 
     async def stop(self) -> None:
         """Flush and close the producer (every send so far was awaited, so nothing is left behind)."""
@@ -121,11 +259,36 @@ class Sender:
             self.producer = None
 
 
+class _ReadCommittedThread(AIOKafkaConsumerThread):
+    """Faust reads committed data only in its exactly-once mode, which this broker cannot run (infra notes
+    item 3); the rating agent reads committed data always, as the lean loop does: a record of an aborted
+    transaction is never charged."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._isolation_level = READ_COMMITTED  # read by the fetcher it creates on start
+        return consumer
+
+
+class _ReadCommittedConsumer(FaustKafkaConsumer):
+    def _new_consumer_thread(self) -> _ReadCommittedThread:
+        return _ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(FaustKafkaTransport):
+    Consumer = _ReadCommittedConsumer
+
+
+class _App(faust.App):
+    def _new_transport(self) -> _Transport:
+        return _Transport(self.conf.broker_consumer, self)
+
+
 def faust_app(settings: Settings) -> faust.App:
     """The Faust app with the settings every worker of ours uses (short session timeout and heartbeat, so
     a lost worker's partitions move quickly; raw keys and values, decoded by our codec; no web server; acks=all; topics
-    created by us, never declared by Faust)."""
-    return faust.App(
+    created by us, never declared by Faust; committed data only)."""
+    return _App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         key_serializer="raw",
@@ -170,21 +333,6 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     return app
 
 
-def _tick_time(data: bytes) -> dt.datetime | None:
-    """The time of a ``tick`` control message, or ``None`` for anything else (usage, or bad input, which the
-    codec turns into a rating exception)."""
-    if b'"control"' not in data:
-        return None
-    try:
-        body = orjson.loads(data)
-        if isinstance(body, dict) and body.get("control") == "tick":
-            moment = dt.datetime.fromisoformat(str(body["time"]))
-            return moment if moment.tzinfo is not None else None
-    except (orjson.JSONDecodeError, KeyError, ValueError):
-        return None
-    return None
-
-
 def _notification(note: Notification) -> Message:
     return NOTIFICATIONS, note.account.encode(), orjson.dumps(note.to_dict())
 
@@ -192,9 +340,10 @@ def _notification(note: Notification) -> Message:
 async def outputs_of(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[Message]:
     """Every output message of a batch of ``(raw bytes, fallback id)`` items, in input order.
 
-    Usage records are rated in runs (one store round trip per run); a ``tick`` control message runs the
-    time-driven rules in its place in the stream, after the records before it.  Retriable store errors are
-    retried here, in place; the caller sends the messages and only then acknowledges the batch.
+    Usage records are rated in runs (one store round trip per run); a signed ``tick`` control message runs
+    the time-driven rules in its place in the stream, after the records before it (:func:`_control`).
+    Retriable store errors are retried here, in place; the caller sends the messages and only then
+    acknowledges the batch.
     The configuration in force is looked up first, so a provisioning change acknowledged before the batch
     started applies to all of it.
     """
@@ -202,13 +351,13 @@ async def outputs_of(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list
     out: list[Message] = []
     pending: list[tuple[bytes, str]] = []
     for data, fallback in items:
-        moment = _tick_time(data)
-        if moment is None:
+        control = control_of(data)
+        if control is None:
             pending.append((data, fallback))
             continue
-        out += await _rate_all(pipeline, pending)  # records before the tick are rated first
+        out += await _rate_all(pipeline, pending)  # records before the control message are rated first
         pending = []
-        out += [_notification(note) for note in await _tick_with_retry(pipeline, moment)]
+        out += await _control(pipeline, control, data, fallback)
     out += await _rate_all(pipeline, pending)
     return out
 
@@ -225,7 +374,31 @@ async def _rate_all(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[
         return []
     rated = await _rate_with_retry(pipeline, items)
     metrics.observe_outcomes(outcome for _, outcome in rated)  # metrics: rated, exceptions by type
-    return [message for record_id, outcome in rated for message in messages(outcome, record_id)]
+    limit = pipeline.settings.max_event_bytes
+    return [
+        message
+        for (data, fallback), (record_id, outcome) in zip(items, rated, strict=True)
+        for message in messages(outcome, record_id, limit=limit, source=Source.parse(fallback), original=data)
+    ]
+
+
+async def _control(pipeline: Pipeline, body: dict[str, Any], data: bytes, fallback: str) -> list[Message]:
+    """A signed ``tick`` runs the time-driven rules at its time; any other control message is an
+    ``invalid_record`` exception (streams/control.py), and a tick the rules fail on a ``software_system_error``
+    one: every message on ``usage`` has exactly one outcome and none stops the worker."""
+    moment = tick_time(body, pipeline.settings.control_key, _window(pipeline))
+    if isinstance(moment, dt.datetime):
+        try:
+            return [_notification(note) for note in await _tick_with_retry(pipeline, moment)]
+        except Exception as exc:
+            log.exception("the tick at %s failed", moment)
+            error = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"the tick failed: {type(exc).__name__}: {exc}")
+    else:
+        error = InvalidRecord(moment)
+    refused = RatingExceptionEvent.from_error(fallback, error, data)
+    metrics.observe_outcomes([refused])
+    limit = pipeline.settings.max_event_bytes
+    return messages(refused, fallback, limit=limit, source=Source.parse(fallback))
 
 
 async def _configuration_in_force(pipeline: Pipeline) -> None:
@@ -242,5 +415,10 @@ async def _tick_with_retry(pipeline: Pipeline, moment: dt.datetime) -> list[Noti
 
 async def _rate_with_retry(pipeline: Pipeline, items: Sequence[tuple[bytes, str]]) -> list[tuple[str, Outcome]]:
     """The batch through the one rating pipeline, with event times accepted around the wall clock."""
-    window = TimeWindow.around(dt.datetime.now(dt.UTC), pipeline.settings.event_window_days)
+    window = _window(pipeline)
     return await retry(lambda: rate_batch(pipeline.rater, pipeline.store, items, window), "the batch")
+
+
+def _window(pipeline: Pipeline) -> TimeWindow:
+    """Event (and tick) times accepted: ``RATER_EVENT_WINDOW_DAYS`` either side of the wall clock."""
+    return TimeWindow.around(dt.datetime.now(dt.UTC), pipeline.settings.event_window_days)

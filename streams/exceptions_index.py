@@ -27,13 +27,15 @@ timestamp and the entry goes back to ``open`` with ``attempts`` + 1 (the "last r
 §1.20 is ``raised_at``).  A copy of an old event read again (a redelivery, a reset group) changes nothing.
 
 **Reprocessing** sends the original bytes to ``usage`` keyed by the record's usage identifier (the key every
-producer of usage uses), with the same record id.  The kernel keeps each record's draw under its record id
-(R1, architecture property 2): a record that failed *after* its draw (``rate_not_found``, ``rate_group_not_found``,
-``rate_plan_not_defined`` when something overflowed) gets that stored draw back and is priced with the
-fixed catalog, so its buckets are drawn once; a record that failed before its draw draws now, for the
-first time.  An entry is claimed (``open`` -> ``reprocessed``) atomically before it is sent, so two
-reprocess requests never send one record twice; ``force`` sends it again anyway, and the kernel's stored
-draw makes that an identical re-emission (same event id), not a second charge.
+producer of usage uses), with the same record id; an exception whose event holds only a prefix of its
+record (over ``RATER_MAX_EVENT_BYTES``) is refused, naming where the full record was read.  The kernel
+keeps each record's draw under its record id (R1, architecture property 2): a record that failed *after*
+its draw (``rate_not_found``, ``rate_group_not_found``, ``rate_plan_not_defined`` when something
+overflowed) gets that stored draw back and is priced with the fixed catalog, so its buckets are drawn
+once; a record that failed before its draw draws now, for the first time.  An entry is claimed (``open``
+-> ``reprocessed``) atomically before it is sent, so two reprocess requests never send one record twice;
+``force`` sends it again anyway, and the kernel's stored draw makes that an identical re-emission (same
+event id), not a second charge.
 """
 
 from __future__ import annotations
@@ -111,6 +113,13 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _source_text(source: Any) -> str:
+    """Where the record was read, ``topic:partition:offset`` ('' when the event does not say)."""
+    if isinstance(source, dict) and {"topic", "partition", "offset"} <= source.keys():
+        return f"{source['topic']}:{source['partition']}:{source['offset']}"
+    return ""
+
+
 def _ms(entry: Mapping[str, Any], field: str) -> int:
     return int(entry.get(field) or 0)
 
@@ -177,6 +186,7 @@ class ExceptionIndex:
             "original": original[:MAX_ORIGINAL],
             "original_encoding": str(event.get("original_encoding") or "utf-8"),
             "original_truncated": "1" if len(original) > MAX_ORIGINAL or event.get("original_truncated") else "",
+            "source": _source_text(event.get("source")),
             "raised_at": str(timestamp_ms),
             "status": "open",
         }
@@ -335,6 +345,10 @@ async def reprocess(
     """Send the records of the chosen exceptions back to ``usage`` (``send(key, value)`` must return once the
     broker has the message).  ``ids`` and ``where`` add up; ``where`` defaults to ``status=open``.
 
+    An exception whose event kept only a prefix of its record (``original_truncated``, docs/events.md) is
+    never sent, ``force`` or not: it is skipped, naming the ``topic:partition:offset`` the full record was read
+    at, for the operator to produce it again from there.
+
     An exception raised after its draw whose stored draw has expired (older than ``result_ttl_s``, the
     worker's ``RATER_RESULT_TTL``) is skipped: rating it again would draw its buckets a second time.
     ``force`` sends it anyway (and sends entries already reprocessed)."""
@@ -357,6 +371,16 @@ async def reprocess(
         entry = read if read is not None else await index.get(record_id)
         if entry is None:
             report.skipped.append({"record_id": record_id, "reason": "not found"})
+            continue
+        if entry.get("original_truncated"):
+            origin = entry.get("source") or "its source offset (unknown)"
+            report.skipped.append(
+                {
+                    "record_id": record_id,
+                    "reason": "its event holds only a prefix of the record (over RATER_MAX_EVENT_BYTES): "
+                    f"produce the full record again from {origin}",
+                }
+            )
             continue
         expired = now_ms - _ms(entry, "first_raised_at") > result_ttl_s * 1000
         if entry["type"] in AFTER_DRAW and expired and not force:

@@ -13,9 +13,11 @@ that agent, :func:`streams.app.build_app`):
    exception).  A store that is unavailable is retried there, in place, with backoff (property 7).
 3. **Send.**  The batch's outputs are queued on the producer (``acks=all``), and the loop goes on to fetch
    and handle the next batch while the broker acknowledges them: one batch in flight, so the rating of batch
-   N+1 overlaps the delivery of batch N.  Before N+1's outputs are queued, N's delivery is awaited (a broker
-   error sends the whole of N's outputs again, with backoff; consumers dedupe on event ids and re-emissions
-   are identical), so outputs leave in batch order.  With no next batch, N is settled at once.
+   N+1 overlaps the delivery of batch N.  Before N+1's outputs are queued, N's delivery is awaited
+   (:meth:`streams.app.Sender.deliver`: a broker error sends the whole of N's outputs again, with backoff;
+   consumers dedupe on event ids and re-emissions are identical; an output the broker refuses for good,
+   such as one too large, becomes its record's failure event, never a retry for ever), so outputs leave in
+   batch order.  With no next batch, N is settled at once.
 4. **Commit.**  Only once a batch's outputs are all on the broker are its offsets committed, explicitly,
    per partition (architecture step 6); auto-commit is off.  Offsets are cumulative, so a commit that fails
    (the group rebalanced under us) loses nothing: the records are delivered again, to whichever worker holds
@@ -29,6 +31,8 @@ that agent, :func:`streams.app.build_app`):
    retrying a dead store is abandoned after ``STOP_GRACE`` seconds, uncommitted, to be redelivered.
 
 Time-driven rules run on a wall-clock task every ``RATER_TICK_INTERVAL`` seconds, as the Faust timer did.
+The consumer reads committed data only (``read_committed``): a record of an aborted transaction is never
+rated, and every compression codec Kafka defines is read (gzip; snappy, lz4 and zstd through cramjam).
 """
 
 from __future__ import annotations
@@ -40,13 +44,12 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from streams import metrics
-from streams.app import USAGE, Message, Pipeline, Sender, notifications_at, outputs_of
+from streams.app import READ_COMMITTED, USAGE, Message, Pipeline, Sender, Submitted, notifications_at, outputs_of
 from streams.settings import Settings
 
 log = logging.getLogger("rater.stream")
@@ -81,7 +84,7 @@ class _InFlight:
 
     offsets: dict[TopicPartition, int]
     messages: list[Message]
-    delivered: asyncio.Future[list[Any]] | None
+    delivered: Submitted | None
     timestamps: list[float] = field(default_factory=list)  # the records' Kafka timestamps, seconds
 
 
@@ -98,15 +101,7 @@ class LeanLoop:
 
     async def run(self) -> None:
         settings = self.settings
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=settings.app_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=int(settings.session_timeout * 1000),
-            heartbeat_interval_ms=1000,  # short heartbeat and session: a lost worker's partitions move quickly
-            max_poll_records=settings.batch_size,
-        )
+        consumer = usage_consumer(settings)
         consumer.subscribe([settings.topic(USAGE)], listener=_SettleFirst(self, consumer))
         await consumer.start()
         try:
@@ -144,37 +139,18 @@ class LeanLoop:
 
     async def settle(self, consumer: AIOKafkaConsumer) -> None:
         """Wait until the batch in flight has every output on the broker (sending the lot again, with
-        backoff, after a broker error), then commit its offsets.  Called with the lock held."""
+        backoff, after a broker error; a refused output replaced by its record's failure event), then
+        commit its offsets.  Called with the lock held."""
         flight, self._in_flight = self._in_flight, None
         if flight is None:
             return
-        delay = 0.1
-        while True:
-            try:
-                if flight.delivered is None:
-                    flight.delivered = await self.sender.submit(flight.messages)
-                await flight.delivered
-                break
-            except KafkaError as exc:
-                log.warning("broker unavailable, sending the batch's outputs again in %.1f s: %s", delay, exc)
-                flight.delivered = None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await self.sender.deliver(flight.messages, flight.delivered)
         await self._commit(consumer, flight.offsets)
         _observe_settled(consumer, flight)
 
     async def publish(self, out: list[Message]) -> None:
-        """Send every message and wait until the broker has them all; retry the lot on a broker error."""
-        messages = [(self.settings.topic(name), key, value) for name, key, value in out]
-        delay = 0.1
-        while True:
-            try:
-                await self.sender.send_all(messages)
-                return
-            except KafkaError as exc:
-                log.warning("broker unavailable, sending the outputs again in %.1f s: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        """Send every message and wait until the broker has them all (the same delivery as a batch's)."""
+        await self.sender.send_all([(self.settings.topic(name), key, value) for name, key, value in out])
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
@@ -191,6 +167,20 @@ class LeanLoop:
                 await asyncio.wait_for(self.stopping.wait(), timeout=interval)
             if not self.stopping.is_set():
                 await self.publish(await notifications_at(pipeline, dt.datetime.now(dt.UTC)))
+
+
+def usage_consumer(settings: Settings) -> AIOKafkaConsumer:
+    """The group consumer of ``usage``: manual commits, committed data only (``read_committed``)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=int(settings.session_timeout * 1000),
+        heartbeat_interval_ms=1000,  # short heartbeat and session: a lost worker's partitions move quickly
+        max_poll_records=settings.batch_size,
+        isolation_level=READ_COMMITTED,  # a record of an aborted transaction is never rated
+    )
 
 
 def _observe_settled(consumer: AIOKafkaConsumer, flight: _InFlight) -> None:

@@ -28,6 +28,7 @@ from rater.provisioning import ProvisioningError, parse_operation
 from rater.redis_store import RedisStore, connect
 from rater.yamlio import YamlError, loads_yaml
 from streams.config_store import ConfigStore
+from streams.control import sign_line
 from streams.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess, usage_key
 from streams.provisioning_feed import PROVISIONING
 from streams.settlement import Provisioner, TopicPublisher
@@ -43,7 +44,10 @@ EXCEPTIONS_ENV = (
     "Environment: REDIS_URL (required), RATER_APP_ID (default rater); reprocess also KAFKA_BOOTSTRAP (required), "
     "RATER_TOPIC_PREFIX, RATER_RESULT_TTL (default 604800, the workers' value)."
 )
-SEND_ENV = "Environment: KAFKA_BOOTSTRAP (required), RATER_TOPIC_PREFIX."
+SEND_ENV = (
+    "Environment: KAFKA_BOOTSTRAP (required), RATER_TOPIC_PREFIX, RATER_CONTROL_KEY (signs the file's control "
+    "lines, e.g. ticks; without it they are sent as they are and the workers refuse them)."
+)
 
 
 class UsageError(Exception):
@@ -264,9 +268,11 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 async def _send(path: Path, topic_name: str, progress: bool) -> int:
-    """Produce every non-blank line, keyed by its usage identifier, 1,000 in flight at a time."""
+    """Produce every non-blank line, keyed by its usage identifier, 1,000 in flight at a time; control lines
+    signed with ``RATER_CONTROL_KEY`` when it is set (streams/control.py)."""
     total = sum(1 for _ in _lines(path))
     topic = _env("RATER_TOPIC_PREFIX", "") + topic_name
+    key = _env("RATER_CONTROL_KEY", "") or None
     producer = AIOKafkaProducer(bootstrap_servers=_env("KAFKA_BOOTSTRAP"), acks="all", linger_ms=5)
     await producer.start()
     sent = 0
@@ -276,7 +282,8 @@ async def _send(path: Path, topic_name: str, progress: bool) -> int:
             task = bar.add_task("send", total=total)
             pending = []
             for line in _lines(path):
-                pending.append(await producer.send(topic, value=line, key=usage_key(line)))
+                value = sign_line(line, key) if key is not None else line
+                pending.append(await producer.send(topic, value=value, key=usage_key(line)))
                 if len(pending) >= 1000:
                     await asyncio.gather(*pending)
                     sent += len(pending)

@@ -24,6 +24,8 @@
 | ``RATER_ACCOUNT_TOKENS`` | (none) | ``token=ACCOUNT,...``: tokens that see one account and its children (secret) |
 | ``RATER_METRICS_PORT`` | ``0`` | worker's Prometheus ``/metrics`` port; 0: off (``rater api``: at ``/metrics``) |
 | ``RATER_CONSUMER`` | ``lean`` | ``lean``: plain aiokafka consumer group (streams/lean.py); ``faust``: Faust agent |
+| ``RATER_MAX_EVENT_BYTES`` | ``524288`` | largest output event, 65536 to 1000000; a larger one is bounded |
+| ``RATER_CONTROL_KEY`` | (none) | HMAC-SHA256 key of signed control messages on ``usage``; none: refused (secret) |
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rater.record import DEFAULT_WINDOW_DAYS
+
+#: ``RATER_MAX_EVENT_BYTES`` by default: half of Kafka's default ``message.max.bytes`` (1 MiB).
+DEFAULT_MAX_EVENT_BYTES = 512 * 1024
 
 
 class SettingsError(ValueError):
@@ -66,6 +71,8 @@ class Settings:
     account_tokens: str | None = field(default=None, repr=False)
     metrics_port: int = 0
     consumer: str = "lean"
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    control_key: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         masked = re.sub(r"//[^@/]*@", "//***@", self.redis_url)
@@ -122,6 +129,8 @@ class Settings:
             account_tokens=source.get("RATER_ACCOUNT_TOKENS") or None,
             metrics_port=_port(source.get("RATER_METRICS_PORT", "")),
             consumer=_choice("RATER_CONSUMER", source.get("RATER_CONSUMER", ""), CONSUMERS),
+            max_event_bytes=_event_bytes(source.get("RATER_MAX_EVENT_BYTES", "")),
+            control_key=source.get("RATER_CONTROL_KEY") or None,
         )
 
 
@@ -144,6 +153,25 @@ def _non_negative(text: str, default: float) -> float:
         raise SettingsError(f"RATER_TICK_INTERVAL={text!r} is not a number") from exc
     if value < 0:
         raise SettingsError("RATER_TICK_INTERVAL must be zero or more")
+    return value
+
+
+#: Bounds of ``RATER_MAX_EVENT_BYTES``: room for a bounded exception event (about 40 KB, rater/events.py), and
+#: under the producer's request limit and Kafka's default ``message.max.bytes`` (1 MiB).
+MIN_EVENT_BYTES = 64 * 1024
+MAX_EVENT_BYTES = 1_000_000
+
+
+def _event_bytes(text: str) -> int:
+    """``RATER_MAX_EVENT_BYTES``: the largest output event (docs/events.md)."""
+    if not text.strip():
+        return DEFAULT_MAX_EVENT_BYTES
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise SettingsError(f"RATER_MAX_EVENT_BYTES={text!r} is not a whole number") from exc
+    if not MIN_EVENT_BYTES <= value <= MAX_EVENT_BYTES:
+        raise SettingsError(f"RATER_MAX_EVENT_BYTES must be from {MIN_EVENT_BYTES} to {MAX_EVENT_BYTES}")
     return value
 
 

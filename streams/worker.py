@@ -2,7 +2,8 @@
 
 It reads the configuration in force from the configuration store (streams/config_store.py), seeding it from
 the ``RATER_CONFIG`` catalog and subscriptions on the deployment's first start (bad files stop that start
-with the errors), follows its version once per batch (provisioning), creates
+with the errors; a store not up yet is waited for, with backoff), follows its version once per batch
+(provisioning), creates
 missing topics with their partition counts, loads the kernel into Redis, and runs the Faust worker until
 SIGTERM/SIGINT.  The consumer is a plain aiokafka consumer group (streams/lean.py) unless
 ``RATER_CONSUMER=faust`` asks for the Faust agent (streams/app.py); both keep the same guarantees.
@@ -25,11 +26,13 @@ from streams.app import Pipeline, build_app, topic_specs
 from streams.config_store import ConfigStore, LiveRater
 from streams.lean import LeanLoop, rating_handler, serve
 from streams.metrics import TimedRedisStore
+from streams.retry import retry
 from streams.settings import Settings, run_with_settings
 from streams.topics import create_topics
 
 
 def run_worker(settings: Settings) -> int:
+    logging.basicConfig(level=settings.log_level.upper())
     try:
         version, config = asyncio.run(_configuration(settings))
     except ValidationFailed as exc:
@@ -43,7 +46,6 @@ def run_worker(settings: Settings) -> int:
     rater = Rater(config.catalog, config.subscriptions)
     live = LiveRater(ConfigStore(client, settings.app_id), version, rater)
     pipeline = Pipeline(rater, store, settings, live)
-    logging.basicConfig(level=settings.log_level.upper())
     if settings.consumer == "lean":
         asyncio.run(serve(LeanLoop(settings, rating_handler(pipeline)), pipeline))
         return 0
@@ -54,10 +56,13 @@ def run_worker(settings: Settings) -> int:
 
 
 async def _configuration(settings: Settings) -> tuple[int, Config]:
-    """The configuration in force, from the store; the ``RATER_CONFIG`` files seed it on the first start."""
+    """The configuration in force, from the store; the ``RATER_CONFIG`` files seed it on the first start.
+    A store that is not up yet is waited for with the one retry loop (streams/retry.py), as one that goes
+    away later is: a worker started before Redis waits for it rather than exiting."""
     client = connect(settings.redis_url)
+    store = ConfigStore(client, settings.app_id)
     try:
-        return await ConfigStore(client, settings.app_id).bootstrap(settings.config)
+        return await retry(lambda: store.bootstrap(settings.config), "reading the configuration store")
     finally:
         await client.aclose()
 

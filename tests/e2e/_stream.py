@@ -19,10 +19,13 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.app import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED
+from streams.control import sign_line
 from streams.topics import TopicSpec, create_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "examples" / "E01-tier-boundary-250-messages" / "catalog.yaml"
+#: The ``RATER_CONTROL_KEY`` of the end-to-end workers: tick lines are signed with it (streams/control.py).
+CONTROL_KEY = "e2e-control-key"
 
 
 def independent_accounts(folder: Path, accounts: int, records: int, seed: int = 11) -> None:
@@ -86,6 +89,7 @@ class Stream:
     logs: Path
     usage_partitions: int = 1
     prefix: str = field(default_factory=lambda: f"e2e-{uuid.uuid4().hex[:8]}-")
+    settings: dict[str, str] = field(default_factory=dict)  # more worker settings (e.g. RATER_CONSUMER)
     workers: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = field(default_factory=list)
 
     @property
@@ -101,6 +105,8 @@ class Stream:
             "RATER_OUTPUT_PARTITIONS": "1",
             "RATER_BATCH_SIZE": "100",
             "RATER_LOG_LEVEL": "warning",
+            "RATER_CONTROL_KEY": CONTROL_KEY,
+            **self.settings,
         }
 
     def topic(self, name: str) -> str:
@@ -140,13 +146,14 @@ class Stream:
 
 
 async def _produce(bootstrap: str, topic: str, usage: Path, start: int, upto: int | None) -> int:
+    """Produce lines of a usage file as ``rater send`` does: keyed by usage identifier, control lines signed."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     count = 0
     try:
         lines = [line for line in usage.read_bytes().splitlines() if line.strip()]
         for line in lines[start:upto]:
-            await producer.send(topic, key=usage_key(line), value=line)
+            await producer.send(topic, key=usage_key(line), value=sign_line(line, CONTROL_KEY))
             count += 1
         await producer.flush()
     finally:

@@ -8,12 +8,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from rater.redis_store import connect
 from streams.cli import main
 from streams.config_store import ConfigStore
+from streams.control import sign
 from streams.exceptions_index import ExceptionIndex
 from streams.ops_cli import read_operations
 from streams.servers import KafkaBroker
@@ -127,14 +129,18 @@ def test_exceptions_list(env: Path, redis_url: str, redis_client: object, capsys
 def test_send_produces_every_line_keyed_by_usage_identifier(
     broker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Every non-blank line, as it is, but for the control line: signed with RATER_CONTROL_KEY (its
+    canonical body plus ``signature``, streams/control.py)."""
     monkeypatch.setenv("KAFKA_BOOTSTRAP", broker)
     monkeypatch.setenv("RATER_TOPIC_PREFIX", "cli-")
+    monkeypatch.setenv("RATER_CONTROL_KEY", "cli-key")
     usage = tmp_path / "usage.jsonl"
     usage.write_text(
         '{"record_id": "a", "usage_identifier": "+1"}\n\nnot json\n{"record_id": "b", "usage_identifier": "+2"}\n'
+        '{"control": "tick", "time": "2026-04-01T00:00:00Z"}\n'
     )
     assert main(["send", str(usage), "--quiet"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"sent": 3, "topic": "cli-usage"}
+    assert json.loads(capsys.readouterr().out) == {"sent": 4, "topic": "cli-usage"}
 
     async def read() -> list[tuple[bytes | None, bytes]]:
         consumer = AIOKafkaConsumer("cli-usage", bootstrap_servers=broker, auto_offset_reset="earliest")
@@ -144,7 +150,7 @@ def test_send_produces_every_line_keyed_by_usage_identifier(
             for _ in range(20):
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     got += [(r.key, r.value or b"") for r in records]
-                if len(got) >= 3:
+                if len(got) >= 4:
                     break
             return got
         finally:
@@ -152,8 +158,10 @@ def test_send_produces_every_line_keyed_by_usage_identifier(
 
     got = asyncio.run(read())
     # (the broker auto-creates the topic with several partitions: order holds per key only)
+    tick = sign({"control": "tick", "time": "2026-04-01T00:00:00Z"}, "cli-key")
     assert sorted((key or b"", value) for key, value in got) == [
         (b"", b"not json"),
+        (b"", orjson.dumps(tick)),
         (b"+1", b'{"record_id": "a", "usage_identifier": "+1"}'),
         (b"+2", b'{"record_id": "b", "usage_identifier": "+2"}'),
     ]
