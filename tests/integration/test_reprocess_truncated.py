@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from rater.events import RatingExceptionEvent, Source
 from streams.exceptions_index import ExceptionIndex, reprocess
+from tests.integration._api import YEARS
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,7 @@ NOW_MS = 1_772_704_800_000  # 2026-03-05T10:00:00Z
 async def test_a_truncated_original_is_refused_and_a_whole_one_sent(redis_client: Redis) -> None:
     """r-big (200,000 bytes, truncated to 4,096 under a 65,536-byte limit, read at usage/2@77) is skipped
     with a reason naming usage:2:77; r-small (8 bytes) is sent as it arrived."""
-    index = ExceptionIndex(redis_client, "reprocess-test")
+    index = ExceptionIndex(redis_client, "reprocess-test", retention=YEARS)  # NOW_MS is in March 2026
     big, _ = RatingExceptionEvent(
         "r-big", "rate_not_found", "no rate", "ACC-1", b"x" * 200_000, Source("usage", 2, 77)
     ).bounded(65_536)
