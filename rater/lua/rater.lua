@@ -51,7 +51,7 @@ Tier entries (flag e; rater.tiers names the rule, rater.state.MemoryStore is the
 occurrences of a period are numbered as a counter reaches them: tier j of k is j, repeat r of the last tier
 (flag u) k + r, and without repeats the allowance used up (consumption reaching E(k)) k + 1.  With the carry
 added to every end, a value C > 0 reaches k + 1 when C >= E(k) without repeats, k + ceil((C - E(k)) / s(k))
-when C > E(k) with repeats and s(k) > 0, else the first j with C <= E(j).  The reply's `entered` is the
+when C > E(k) with repeats and s(k) > 0, else the first j < k with C <= E(j), or k.  The reply's `entered` is the
 ordinal the period had entered before the draw: e:<period>, or if absent the one `before` reaches.  A draw
 that takes something writes e:<period> = max(entered, the ordinal `after` reaches) when the field is absent
 or below it (in the same HSET as c:<period>), so a tier boundary that moves within a period never lets an
