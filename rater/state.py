@@ -28,11 +28,12 @@ Semantics of :meth:`StateStore.draw` (per call, atomically):
    occurrence ordinal the period has entered (tier j of k is j, repeat r of the last tier k + r, and without
    repeats the allowance used up k + 1).  The ends E(1)..E(k-1), E(k) = ``allowance`` and the carry (which
    joins tier 1, so every end moves by it) give the ordinal a value reaches (:func:`rater.tiers.reached`).
-   The draw reports ``entered``, the ordinal before it: ``e:<p>``, or when absent (a period drawn before
-   the field existed, or not yet) the ordinal the consumption before the draw reaches.  A draw that takes
-   something writes ``e:<p>`` = max(entered, ordinal of ``after``) when the field is absent or below it, so
-   boundaries that move within a period (contributors, add-ons) never enter an occurrence twice.  A counter
-   without ``tier_ends`` reports ``entered`` = ``None`` and keeps no field.
+   The draw reports ``entered``, the ordinal before it: ``e:<p>``, or ``None`` when absent (a period not
+   drawn yet, or drawn before the field existed), which reads as the ordinal the consumption before the
+   draw reaches (pricing computes it).  A draw that takes something writes ``e:<p>`` = max(entered, ordinal
+   of ``after``) when the field is absent or below it, so boundaries that move within a period
+   (contributors, add-ons) never enter an occurrence twice.  A counter without ``tier_ends`` reports
+   ``entered`` = ``None`` and keeps no field.
 5. **Retention.**  Fields of periods more than ``retain`` periods before the latest are deleted.
 6. **Exact integers.**  No number written or reported passes :data:`MAX` = 2^53 - 1, the exact integer
    range of the kernel's Lua doubles.  Every counter saturates there: its cap is min(allowance + carry, MAX)
@@ -115,8 +116,9 @@ class Draw(NamedTuple):
     marked: bool = False
     """An ``observe`` counter set its ``activated`` field in this draw."""
     entered: int | None = None
-    """The highest tier occurrence ordinal the period had entered before this draw (rater.tiers); ``None``
-    for a counter without ``tier_ends`` (and in results stored before the field existed)."""
+    """The highest tier occurrence ordinal the period had entered before this draw (rater.tiers).  ``None``
+    when the store has none (a counter without ``tier_ends``, a period without ``e:<period>``, a result
+    stored before the field existed): then it is the ordinal ``before`` reaches."""
 
     @property
     def taken(self) -> int:
@@ -256,21 +258,20 @@ class MemoryStore:
         return result
 
 
-def _entered(state: dict[str, int], counter: Counter, carry: int, consumed: int, take: int) -> int:
-    """Tier entries (point 4 of the module docstring): the ordinal entered before the draw; a draw that
-    takes something records the one entered after it in ``e:<period>`` when that field is absent or lower."""
+def _entered(state: dict[str, int], counter: Counter, carry: int, consumed: int, take: int) -> int | None:
+    """Tier entries (point 4 of the module docstring): the ordinal stored before the draw (``None`` when
+    absent); a draw that takes something records the ordinal ``after`` reaches when that field is absent or
+    lower (the ordinal grows with the counter: when absent, it is at least what ``before`` reaches)."""
     assert counter.tier_ends is not None
     field_name = f"e:{counter.period}"
-    ends = [end + carry for end in counter.tier_ends]
-    bounds = [0, *ends, counter.allowance + carry]
-    sizes = [bounds[i + 1] - bounds[i] for i in range(len(bounds) - 1)]
     known = state.get(field_name)
-    entered = known if known is not None else reached(sizes, counter.unbounded, consumed)
     if take:
-        now = min(max(entered, reached(sizes, counter.unbounded, consumed + take)), MAX)
+        bounds = [0, *(end + carry for end in counter.tier_ends), counter.allowance + carry]
+        sizes = [bounds[i + 1] - bounds[i] for i in range(len(bounds) - 1)]
+        now = min(reached(sizes, counter.unbounded, consumed + take), MAX)
         if known is None or now > known:
             state[field_name] = now
-    return entered
+    return known
 
 
 def _open_period(state: dict[str, int], counter: Counter) -> int:

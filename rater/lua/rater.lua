@@ -52,10 +52,12 @@ occurrences of a period are numbered as a counter reaches them: tier j of k is j
 (flag u) k + r, and without repeats the allowance used up (consumption reaching E(k)) k + 1.  With the carry
 added to every end, a value C > 0 reaches k + 1 when C >= E(k) without repeats, k + ceil((C - E(k)) / s(k))
 when C > E(k) with repeats and s(k) > 0, else the first j < k with C <= E(j), or k.  The reply's `entered` is the
-ordinal the period had entered before the draw: e:<period>, or if absent the one `before` reaches.  A draw
-that takes something writes e:<period> = max(entered, the ordinal `after` reaches) when the field is absent
-or below it (in the same HSET as c:<period>), so a tier boundary that moves within a period never lets an
-occurrence be entered twice.  Counters without flag e reply null and keep no e: field.
+ordinal the period had entered before the draw: e:<period>, or null when absent (the client then takes the
+one `before` reaches, the same rule, at no cost to the server).  A draw that takes something writes
+e:<period> = max(entered, the ordinal `after` reaches) when the field is absent or below it (in the same
+HSET as c:<period>; the ordinal grows with the counter, so when absent that is the one `after` reaches), so
+a tier boundary that moves within a period never lets an occurrence be entered twice.  Counters without
+flag e reply null and keep no e: field.
 
 Exact integers: every number the kernel computes is written with %d (numbers passed through unchanged keep
 their integer text): Lua numbers are doubles and tostring() would switch to exponent notation past 14
@@ -399,29 +401,21 @@ local function draw(keys, args)
             after = format('%d', consumed + take)
           end
         end
-        -- tier entries: the ordinal entered before the draw, and after it when the draw took something
+        -- tier entries: reply the ordinal entered before the draw as stored (null when absent: the client
+        -- takes what `before` reaches, the same rule); a draw that took something records the ordinal
+        -- `after` reaches when it is higher, or when the field is absent (the ordinal grows with the
+        -- counter, so it is then max(what `before` reaches, what `after` reaches))
         local entered_reply = 'null'
         local entered_write
         if entered_field then
-          local total = number(allowance_text) + carry
-          local known = entered_text
-          local entered
-          if known then
-            if take ~= 0 then
-              entered = number(known)
-            end
-          else
-            -- absent: the ordinal the consumption before the draw reaches
-            entered = reached(number(consumed_text), args, ends_at, ends_count, carry, total, unbounded)
-            entered_text = format('%d', entered)
+          if entered_text then
+            entered_reply = entered_text
           end
-          entered_reply = entered_text
           if take ~= 0 then
-            local now = reached(consumed + take, args, ends_at, ends_count, carry, total, unbounded)
-            if now > entered then
+            local now = reached(consumed + take, args, ends_at, ends_count, carry, number(allowance_text) + carry,
+              unbounded)
+            if (not entered_text) or now > number(entered_text) then
               entered_write = format('%d', now)
-            elseif not known then
-              entered_write = entered_text
             end
           end
         end

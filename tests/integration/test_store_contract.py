@@ -331,13 +331,13 @@ async def test_keys_named_again_and_required_keys_resolve_in_one_call(store: Sto
 
 async def test_tier_entries_are_kept_per_period_and_never_go_back(store: Store) -> None:
     """R17 with moving boundaries.  Tiers 100 + 100 (ends (100,), allowance 200, no repeats): ordinals T1 = 1,
-    T2 = 2, used up = 3.  r1 50: nothing entered before (0), 50 reaches T1 -> e:0 = 1.  r2 60: 50 -> 110
+    T2 = 2, used up = 3.  r1 50: no e:0 yet (reported None: what 0 reaches), 50 reaches T1 -> e:0 = 1.  r2 60: 50 -> 110
     reaches T2 -> e:0 = 2.  The tiers grow to 150 + 150 (a contributor joined): r3 30: 110 -> 140 lies in the
     new T1 (reaches 1), e:0 stays 2 and is not written; r4 20: 140 -> 160 reaches T2 again, still 2; r5 200:
     160 -> 300 takes 140 and uses the allowance up (300 >= E2 = 300) -> e:0 = 3."""
     small = Counter(A, 0, allowance=200, tier_ends=(100,))
     grown = Counter(A, 0, allowance=300, tier_ends=(150,))
-    assert await store.entries("r1", 50, small) == [(0, 50, 0)]
+    assert await store.entries("r1", 50, small) == [(0, 50, None)]
     assert await store.fields(A) == {"c:0": 50, "e:0": 1, "latest": 0}
     assert await store.entries("r2", 60, small) == [(50, 110, 1)]
     assert (await store.fields(A))["e:0"] == 2
@@ -349,14 +349,15 @@ async def test_tier_entries_are_kept_per_period_and_never_go_back(store: Store) 
 
 
 async def test_absent_tier_entries_read_as_what_the_consumption_reaches(store: Store) -> None:
-    """Upgrade safety: a period drawn without tier entries (c:0 = 150 under tiers 100 + 100) reads as having
-    entered what 150 reaches, T2 (2).  A draw of 0 reports it and writes nothing; the first draw that takes
-    something (10: 150 -> 160, still T2) records e:0 = 2, so a later move of the boundaries cannot lose it."""
+    """Upgrade safety: a period drawn without tier entries (c:0 = 150 under tiers 100 + 100) has no e:0; a
+    draw reports None (pricing takes what 150 reaches, T2) and a draw of 0 writes nothing; the first draw
+    that takes something (10: 150 -> 160, still T2) records e:0 = 2, so a later move of the boundaries
+    cannot lose it."""
     await store.draw("r0", 150, Counter(A, 0, allowance=200))
     tracked = Counter(A, 0, allowance=200, tier_ends=(100,))
-    assert await store.entries("r1", 0, tracked) == [(150, 150, 2)]
+    assert await store.entries("r1", 0, tracked) == [(150, 150, None)]
     assert await store.fields(A) == {"c:0": 150, "latest": 0}
-    assert await store.entries("r2", 10, tracked) == [(150, 160, 2)]
+    assert await store.entries("r2", 10, tracked) == [(150, 160, None)]
     assert await store.fields(A) == {"c:0": 160, "e:0": 2, "latest": 0}
 
 
@@ -364,14 +365,14 @@ async def test_tier_entries_count_repeats_and_the_rollover_carry(store: Store) -
     """R19a + R36: tiers 10 + 5 repeating (ends (10,), allowance 15, unbounded), rollover.  P0 draws 4
     (reaches T1: e:0 = 1).  P1 carries 15 - 4 = 11, which joins tier 1: E1 = 21, E2 = 26, repeats of 5.
     r1 27: reaches 2 + ceil((27 - 26) / 5) = 3 (repeat 1).  r2 9: 27 -> 36 reaches 2 + ceil(10 / 5) = 4;
-    entered before it 3.  Counters without tier ends report null."""
+    entered before it 3.  Counters without tier ends, and periods without e:, report None."""
 
     def counter(period: int) -> Counter:
         return Counter(A, period, allowance=15, unbounded=True, rollover=True, full_allowance=15, tier_ends=(10,))
 
-    assert await store.entries("r0", 4, counter(0), Counter(B, 0, allowance=5)) == [(0, 4, 0), (0, 0, None)]
+    assert await store.entries("r0", 4, counter(0), Counter(B, 0, allowance=5)) == [(0, 4, None), (0, 0, None)]
     assert (await store.fields(A))["e:0"] == 1
-    assert await store.entries("r1", 27, counter(1)) == [(0, 27, 0)]
+    assert await store.entries("r1", 27, counter(1)) == [(0, 27, None)]
     assert (await store.fields(A))["e:1"] == 3
     assert await store.entries("r2", 9, counter(1)) == [(27, 36, 3)]
     assert (await store.fields(A))["e:1"] == 4
@@ -430,7 +431,7 @@ async def test_a_tier_ordinal_saturates_at_two_to_the_53_minus_1(store: Store) -
     """Exact integers: tiers 0 + 1 repeating (ends (0,), allowance 1): MAX units reach 2 + (MAX - 1) =
     MAX + 1 occurrences, recorded as MAX."""
     counter = Counter(A, 0, allowance=1, unbounded=True, tier_ends=(0,))
-    assert await store.entries("r1", MAX, counter) == [(0, MAX, 0)]
+    assert await store.entries("r1", MAX, counter) == [(0, MAX, None)]
     assert (await store.fields(A))["e:0"] == MAX
 
 
