@@ -39,7 +39,7 @@ Semantics of :meth:`StateStore.draw` (per call, atomically):
    range of the kernel's Lua doubles.  Every counter saturates there: its cap is min(allowance + carry, MAX)
    (an unbounded one's is MAX), so what a full counter cannot take overflows like the rest of an exhausted
    allowance (R19b); an ``observe`` counter stops counting at MAX (past every threshold); a rollover carry
-   is at most MAX.  Counter arguments (allowances, ends, limits) are at most MAX.
+   is at most MAX.  Counter arguments (allowances, ends, limits, carry bases) must be at most MAX.
 
 Quantities are integers in base units (money: micro-units).
 """

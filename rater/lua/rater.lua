@@ -66,7 +66,8 @@ counter saturates there.  Its cap is min(allowance + carry, MAX) (MAX when unbou
 allowance; what a full counter cannot take stays in `remaining` and overflows like the rest of an exhausted
 allowance; an observe counter stops counting at MAX; a rollover carry is at most MAX; an ordinal is at most
 MAX.  Sums are formed only where the true value is at most MAX or compared against a value at most MAX (a
-double above 2^53 rounds to at least 2^53, so such comparisons stay right).  Arguments are at most MAX.
+double above 2^53 rounds to at least 2^53, so such comparisons stay right).  Arguments (allowances, ends,
+limits, carry bases) are at most MAX: the client's contract.
 ]]
 
 local MAX = 9007199254740991 -- 2^53 - 1
