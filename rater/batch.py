@@ -338,6 +338,7 @@ async def settle_cancellation(
                 settlement.consumed,
                 settlement.kept,
                 dumps(settlement.adjustment),
+                settlement.entered,
             )
             if stored is not None:
                 events.append(stored)

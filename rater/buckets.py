@@ -122,6 +122,16 @@ class Instance:
         return period_at(self.effective, self.frequency, self.bill_day, day)
 
 
+def _ends(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """Cumulative ends E(1)..E(k-1) of the tiers before the last (the counter's ``tier_ends``)."""
+    ends: list[int] = []
+    end = 0
+    for size in sizes[:-1]:
+        end += size
+        ends.append(end)
+    return tuple(ends)
+
+
 def _nth_period_start(instance: Instance, index: int) -> dt.date:
     assert instance.frequency is not None
     return period_by_index(instance.effective, instance.frequency, instance.bill_day, index).start
@@ -438,7 +448,10 @@ class Resolver:
         full: Tiers | None = None,
     ) -> Candidate:
         """The store counter of a candidate.  ``full`` is a whole period's tiers (no proration), which
-        untouched periods roll forward with (R36); by default the bucket's configured tiers."""
+        untouched periods roll forward with (R36); by default the bucket's configured tiers.  A unit bucket's
+        counter keeps its tier entries (``tier_ends``, R17), so tiers whose boundaries move within a period
+        (contributors, add-ons, R59, R60, R64) are entered once; a money bucket's keeps none (its draw is
+        priced by value, R46)."""
         bucket = instance.bucket
         full = full if full is not None else self.tiers(bucket, None)
         carry_base = 0
@@ -454,6 +467,7 @@ class Resolver:
             limit_field=f"l:{period.index}:{participant}" if participant is not None else None,
             limit=limit,
             carry_base=carry_base,
+            tier_ends=None if bucket.money else _ends(tiers.sizes),
         )
         unit_type = self.catalog.bucket_unit_type(bucket)
         return Candidate(instance, period, tiers, counter, unit_type, participant, instance.level)

@@ -51,7 +51,7 @@ from rater.pricing import (
 from rater.record import UsageRecord, decode
 from rater.state import UNLIMITED, Counter, Draw, DrawResult, MemoryStore, StateStore
 from rater.subscriptions import ServiceContext, Subscriptions, cancel_account_service
-from rater.tiers import percent_crossings, slices
+from rater.tiers import percent_crossings, reached, slices
 from rater.units import BASE_UNIT, MONEY_SCALE, UnitError, UnitType, unit_size
 
 #: The unit a record's quantity is in when it names none (the usual mediation units).
@@ -169,8 +169,8 @@ class CancelTarget:
 
 @dataclass(frozen=True)
 class Settlement:
-    """One bucket's cancel proration (R41): set ``field`` of ``key`` from ``consumed`` to ``kept`` once per
-    ``operation_key`` and publish ``adjustment``."""
+    """One bucket's cancel proration (R41): set ``field`` of ``key`` from ``consumed`` to ``kept`` (and the
+    tier entries ``entered``) once per ``operation_key`` and publish ``adjustment``."""
 
     operation_key: str
     key: str
@@ -178,6 +178,8 @@ class Settlement:
     consumed: int
     kept: int
     adjustment: RatedAdjustment
+    entered: tuple[str, int]
+    """The counter's tier entries after the cut, written with ``kept``: (``e:<period>``, ordinal), R17."""
 
 
 #: What :meth:`Rater._resolve` computes once per (account-service, class, location, day): the resolution, the
@@ -499,17 +501,28 @@ class Rater:
         location: str | None,
         when: dt.datetime,
         local: dt.datetime,
+        due: int | None = None,
     ) -> None:
-        """Tier entries, flat charges, tier rate plans, crossings and notifications of one draw (R15-R19, R66)."""
+        """Tier entries, flat charges, tier rate plans, crossings and notifications of one draw (R15-R19, R66).
+
+        A tier occurrence is entered, its flat charge due and its crossing announced, once per period
+        (R17): when its ordinal (rater.tiers) lies above ``draw.entered``, the ordinal the period had
+        entered before this draw (the store keeps it; ``None``: what ``before`` reaches), and ``after``
+        reaches it, so tier boundaries that move within a period (R59, R60, R64) never bill a tier twice.
+        ``due`` overrides the ordinal entered after the draw (a cancellation re-prices a period, R41)."""
         instance = candidate.instance
-        if draw.taken == 0:
+        if draw.taken == 0 and due is None:
             return
         tiers = candidate.tiers
         sizes = tiers.with_carry(draw.carry)
+        repeats = tiers.repeats
+        entered = draw.entered if draw.entered is not None else reached(sizes, repeats, draw.before)
+        if due is None:
+            due = max(entered, reached(sizes, repeats, draw.after))
         billed_to = self._bucket_payer(instance)
         crossing = _CrossingFactory(priced, candidate, draw, when)
         breakdown: list[TierPart] = []
-        for part in slices(sizes, tiers.repeats, draw.before, draw.after):
+        for part in slices(sizes, repeats, draw.before, draw.after, entered, due):
             index = part.tier - 1
             flat = tiers.flat_charges[index] if part.entered else Decimal(0)
             rated = Decimal(0)
@@ -549,9 +562,8 @@ class Rater:
                 )
             breakdown.append(TierPart(part.tier, part.repeat, part.quantity, flat, flat + rated))
         priced.draws.append(_bucket_draw(candidate, draw, tuple(breakdown)))
-        limit = None if tiers.repeats else sum(sizes)
-        if limit is not None and draw.before < limit <= draw.after:
-            crossing.add("exhausted", len(sizes) + 1, 0, limit)
+        if not repeats and entered <= len(sizes) < due:  # ordinal k + 1: the allowance is used up (R19b)
+            crossing.add("exhausted", len(sizes) + 1, 0, sum(sizes))
         for tier, repeat, percent in percent_crossings(
             sizes, tiers.repeats, draw.before, draw.after, instance.bucket.notify_at_percent
         ):
@@ -597,7 +609,9 @@ class Rater:
             settlement = self.settlement(target, self.store.fields(target.key), operation_id)
             if settlement is None:
                 continue
-            self.store.settle(settlement.operation_key, settlement.key, settlement.field, settlement.kept)
+            self.store.settle(
+                settlement.operation_key, settlement.key, settlement.field, settlement.kept, settlement.entered
+            )
             adjustments.append(settlement.adjustment)
         self.subscriptions = cancel_account_service(self.subscriptions, self.catalog, account_service, cancel)
         self.resolver = Resolver(self.catalog, self.subscriptions)
@@ -633,8 +647,11 @@ class Rater:
 
         ``kept`` = the consumption, capped at the cut allowance (all of it when the last tier repeats); the
         adjustment's lines are the re-priced period minus the period as rated, plus overage for
-        ``consumed - kept`` at the overage rate plan.  ``None`` when nothing was consumed (nothing to move).
-        Pure: the caller writes ``kept`` once per ``operation_key`` (``settle``)."""
+        ``consumed - kept`` at the overage rate plan.  Flat charges: the period as rated billed the tier
+        occurrences it entered (``e:<period>``, R17); the re-priced one bills those and any further one
+        ``kept`` reaches under the cut tiers, and the counter records that count (``entered``).  ``None`` when
+        nothing was consumed (nothing to move).  Pure: the caller writes ``kept`` (and ``entered``) once per
+        ``operation_key`` (``settle``)."""
         old, new, period = target.old, target.new, target.period
         context = self.subscriptions.services[target.account_service]
         account = context.account
@@ -645,11 +662,19 @@ class Rater:
         when = dt.datetime.combine(
             target.cancel - dt.timedelta(days=1), dt.time(), tzinfo=self.subscriptions.zone(account.id)
         )
-        new_sizes = target.new_tiers.with_carry(carry)
-        kept = consumed if target.new_tiers.repeats else min(consumed, sum(new_sizes))
+        old_tiers, new_tiers = target.old_tiers, target.new_tiers
+        new_sizes = new_tiers.with_carry(carry)
+        kept = consumed if new_tiers.repeats else min(consumed, sum(new_sizes))
+        # R17: the occurrences entered so far (e:<period>, or what the consumption reaches when the counter
+        # has none) were billed; the cut bills those it reaches beyond them, and records the new count.
+        entered_field = f"e:{period.index}"
+        entered = state.get(entered_field)
+        if entered is None:
+            entered = reached(old_tiers.with_carry(carry), old_tiers.repeats, consumed)
+        due = max(entered, reached(new_sizes, new_tiers.repeats, kept))
         usage_class, location = _first_include(self.catalog, old.bucket)
-        before = self._bucket_lines(old, target.old_tiers, carry, consumed, usage_class, location, when, when)
-        after = self._bucket_lines(new, target.new_tiers, carry, kept, usage_class, location, when, when)
+        before = self._bucket_lines(old, old_tiers, carry, consumed, entered, usage_class, location, when, when)
+        after = self._bucket_lines(new, new_tiers, carry, kept, due, usage_class, location, when, when)
         lines = _difference(after, before)
         if consumed > kept:
             match = self._find_rate(
@@ -676,7 +701,7 @@ class Rater:
             currency=account.currency,
         )
         operation = record_key(self.resolver.root(account.id), f"settle:{operation_id}:{old.id}")
-        return Settlement(operation, target.key, f"c:{period.index}", consumed, kept, adjustment)
+        return Settlement(operation, target.key, f"c:{period.index}", consumed, kept, adjustment, (entered_field, due))
 
     def _bucket_lines(
         self,
@@ -684,18 +709,21 @@ class Rater:
         tiers: Tiers,
         carry: int,
         consumed: int,
+        entered: int,
         usage_class: str,
         location: str | None,
         when: dt.datetime,
         local: dt.datetime,
     ) -> list[ChargeLine]:
-        """Flat and tier-rate lines of a period's consumption (0, consumed] under ``tiers``."""
+        """Tier-rate lines of a period's consumption (0, consumed] under ``tiers``, and the flat charges of
+        its first ``entered`` tier occurrences (R17: those the period entered, rater.tiers)."""
         period = Period(0, dt.date.min, dt.date.max, dt.date.min)
         candidate = Candidate(
             instance, period, tiers, Counter(key="", period=0), self.catalog.bucket_unit_type(instance.bucket)
         )
         priced = _Priced("", instance.holder, when)
-        self._price_bucket(priced, candidate, Draw(0, consumed, carry), usage_class, location, when, local)
+        draw = Draw(0, consumed, carry, entered=0)
+        self._price_bucket(priced, candidate, draw, usage_class, location, when, local, due=entered)
         return priced.lines
 
     def due_activations(self, moment: dt.datetime) -> list[DueActivation]:

@@ -81,9 +81,10 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
     """KEYS and ARGV of one ``rater_draw`` call (the layout in the library's header): per counter its
     period and allowance, led by its flags when it has options and followed by the values its flags call
     for.  What a counter does not use stays off the wire: a plain capped counter on a key of its own is two
-    short arguments (its key is the next one in KEYS), and ``full_allowance`` and ``carry_base`` only
+    short arguments (its key is the next one in KEYS), ``full_allowance`` and ``carry_base`` only
     travel for rollover counters, the only ones that read them, and only when they differ from the
-    allowance and 0."""
+    allowance and 0, and ``tier_ends`` (flag ``e``: their count, then the ends) only for counters that
+    keep tier entries; a one-tier bucket's is just ``e`` and ``0``."""
     keys = [request.record_key]
     args = [str(request.quantity), str(ttl)]
     for counter in request.counters:
@@ -99,6 +100,7 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
             or counter.observe
             or counter.requires is not None
             or counter.retain != DEFAULT_RETAIN
+            or counter.tier_ends is not None
         ):
             args += (str(counter.period), str(counter.allowance))
             continue
@@ -134,6 +136,10 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
         if counter.retain != DEFAULT_RETAIN:
             flags += "t"
             extra.append(str(counter.retain))
+        if counter.tier_ends is not None:
+            flags += "e"
+            extra.append(str(len(counter.tier_ends)))
+            extra += map(str, counter.tier_ends)
         args += (flags, str(counter.period), str(counter.allowance))
         args += extra
     return keys, args
@@ -145,16 +151,19 @@ _new_draw = functools.partial(tuple.__new__, Draw)
 
 def decode(reply: bytes | str) -> DrawResult:
     """Parse the kernel's reply, a JSON array ``[replayed, remaining, [before, after, carry, allowance or
-    null, limit before, limit after, marked], ...]``.  A result stored by the previous kernel (``remaining;
-    b,a,c,al,lb,la,m;...``, replayed within its retention after an upgrade) is read too.
+    null, limit before, limit after, marked, entered or null], ...]``.  A replayed result stored by an
+    earlier kernel is read too: one without ``entered`` (7 values a counter: ``entered`` is ``None``, as
+    for a counter that keeps no tier entries), and the text one (``remaining;b,a,c,al,lb,la,m;...``).
 
     The named tuples are built with ``tuple.__new__`` (in C; their Python ``__new__`` costs more than the
-    parse): the kernel always sends the 7 values of a draw."""
+    parse): the kernel always sends the 8 values of a draw."""
     try:
         replayed, remaining, *rows = orjson.loads(reply)
     except orjson.JSONDecodeError:
         return _decode_stored_v1(reply)
-    return _new(DrawResult, (tuple(map(_new_draw, rows)), remaining, replayed == 1))
+    if replayed == 1:
+        return DrawResult(tuple(Draw(*row) for row in rows), remaining, True)
+    return _new(DrawResult, (tuple(map(_new_draw, rows)), remaining, False))
 
 
 def _decode_stored_v1(reply: bytes | str) -> DrawResult:
@@ -275,19 +284,33 @@ class RedisStore:
         reply = await self.client.fcall("rater_mark", 1, key, field, str(value))
         return bool(int(reply))
 
-    async def settle(self, operation_key: str, key: str, field: str, value: int) -> int:
+    async def settle(
+        self, operation_key: str, key: str, field: str, value: int, also: tuple[str, int] | None = None
+    ) -> int:
         if not self._loaded:
             await self.load()
-        reply = await self.client.fcall("rater_settle", 2, operation_key, key, field, str(value), str(self.result_ttl))
+        args = [field, str(value), str(self.result_ttl)]
+        if also is not None:
+            args += (also[0], str(also[1]))
+        reply = await self.client.fcall("rater_settle", 2, operation_key, key, *args)
         return int(reply)
 
     async def adjust(
-        self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes
+        self,
+        operation_key: str,
+        key: str,
+        field: str,
+        expected: int,
+        value: int,
+        payload: bytes,
+        also: tuple[str, int] | None = None,
     ) -> bytes | None:
         """``rater_adjust``: :meth:`rater.state.MemoryStore.adjust` in one atomic call."""
         if not self._loaded:
             await self.load()
-        args = [field, str(expected), str(value), str(self.result_ttl), payload]
+        args: list[str | bytes] = [field, str(expected), str(value), str(self.result_ttl), payload]
+        if also is not None:
+            args += (also[0], str(also[1]))
         try:
             reply = await self.client.fcall("rater_adjust", 2, operation_key, key, *args)
         except UNAVAILABLE as exc:

@@ -24,7 +24,22 @@ Semantics of :meth:`StateStore.draw` (per call, atomically):
    untouched period with ``full_allowance`` and nothing consumed (R36: carry compounds, no cap).  A record
    for an older period than the latest draws from that period (late records, architecture property 3); one
    for an untouched older period starts without carry.
-4. **Retention.**  Fields of periods more than ``retain`` periods before the latest are deleted.
+4. **Tier entries** (R17, rater.tiers).  A counter with ``tier_ends`` keeps ``e:<p>``, the highest tier
+   occurrence ordinal the period has entered (tier j of k is j, repeat r of the last tier k + r, and without
+   repeats the allowance used up k + 1).  The ends E(1)..E(k-1), E(k) = ``allowance`` and the carry (which
+   joins tier 1, so every end moves by it) give the ordinal a value reaches (:func:`rater.tiers.reached`).
+   The draw reports ``entered``, the ordinal before it: ``e:<p>``, or ``None`` when absent (a period not
+   drawn yet, or drawn before the field existed), which reads as the ordinal the consumption before the
+   draw reaches (pricing computes it).  A draw that takes something writes ``e:<p>`` = max(entered, ordinal
+   of ``after``) when the field is absent or below it, so boundaries that move within a period
+   (contributors, add-ons) never enter an occurrence twice.  A counter without ``tier_ends`` reports
+   ``entered`` = ``None`` and keeps no field.
+5. **Retention.**  Fields of periods more than ``retain`` periods before the latest are deleted.
+6. **Exact integers.**  No number written or reported passes :data:`MAX` = 2^53 - 1, the exact integer
+   range of the kernel's Lua doubles.  Every counter saturates there: its cap is min(allowance + carry, MAX)
+   (an unbounded one's is MAX), so what a full counter cannot take overflows like the rest of an exhausted
+   allowance (R19b); an ``observe`` counter stops counting at MAX (past every threshold); a rollover carry
+   is at most MAX.  Counter arguments (allowances, ends, limits, carry bases) must be at most MAX.
 
 Quantities are integers in base units (money: micro-units).
 """
@@ -36,8 +51,12 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from rater.errors import DrawRefused
+from rater.tiers import reached
 
-UNLIMITED = 2**53 - 1
+MAX = 2**53 - 1
+"""The largest number the store writes or reports: the kernel's numbers are Lua doubles, exact up to here."""
+
+UNLIMITED = MAX
 """The participation limit of a participant without one: no draw reaches it (quantities stay below 2^53,
 the kernel's exact integer range), so the participant's use is counted but never capped.  A number rather
 than a flag keeps the kernel's ``l`` counters as they were."""
@@ -76,6 +95,9 @@ class Counter:
     requires: tuple[str, str] | None = None
     """(key, field) that must be set for this counter to apply (R53: activated packages only)."""
     retain: int = DEFAULT_RETAIN
+    tier_ends: tuple[int, ...] | None = None
+    """Cumulative ends E(1)..E(k-1) of the tiers before the last, before rollover carry (E(k) is
+    ``allowance``): the store keeps the period's tier entries (``e:<period>``, R17).  ``None``: it keeps none."""
 
 
 class Draw(NamedTuple):
@@ -94,6 +116,10 @@ class Draw(NamedTuple):
     """Participation used before/after this draw; both 0 for a counter without a participant."""
     marked: bool = False
     """An ``observe`` counter set its ``activated`` field in this draw."""
+    entered: int | None = None
+    """The highest tier occurrence ordinal the period had entered before this draw (rater.tiers).  ``None``
+    when the store has none (a counter without ``tier_ends``, a period without ``e:<period>``, a result
+    stored before the field existed): then it is the ordinal ``before`` reaches."""
 
     @property
     def taken(self) -> int:
@@ -118,10 +144,11 @@ class StateStore(Protocol):
         """Set ``field`` once; True if this call set it (billing activation fires once)."""
         ...
 
-    def settle(self, operation_id: str, key: str, field: str, value: int) -> int:
-        """Set ``field`` to ``value`` once per ``operation_id``; return the value it had before the first
-        call (a repeated operation returns the same, changing nothing).  Used when a cancellation cuts an
-        allowance and usage above the cut leaves the bucket (R41)."""
+    def settle(self, operation_id: str, key: str, field: str, value: int, also: tuple[str, int] | None = None) -> int:
+        """Set ``field`` to ``value`` (and the field ``also`` names to its value) once per ``operation_id``;
+        return the value ``field`` had before the first call (a repeated operation returns the same,
+        changing nothing).  Used when a cancellation cuts an allowance and usage above the cut leaves the
+        bucket (R41); ``also`` records the tier entries the cut period reaches (``e:<period>``, R17)."""
         ...
 
 
@@ -152,23 +179,33 @@ class MemoryStore:
         bucket[field] = value
         return True
 
-    def settle(self, operation_id: str, key: str, field: str, value: int) -> int:
+    def settle(self, operation_id: str, key: str, field: str, value: int, also: tuple[str, int] | None = None) -> int:
         done = self.settled.get(operation_id)
         if done is not None:
             return done
         state = self.hashes.setdefault(key, {})
         previous = state.get(field, 0)
         state[field] = value
+        if also is not None:
+            state[also[0]] = also[1]
         self.settled[operation_id] = previous
         return previous
 
     def adjust(
-        self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes
+        self,
+        operation_key: str,
+        key: str,
+        field: str,
+        expected: int,
+        value: int,
+        payload: bytes,
+        also: tuple[str, int] | None = None,
     ) -> bytes | None:
         """The kernel's ``rater_adjust``: the first call of ``operation_key`` sets ``field`` of ``key`` from
-        ``expected`` to ``value`` and keeps ``payload`` (the adjustment); it answers the payload kept.  A
-        later call answers the payload of the first, changing nothing.  ``None``, changing nothing, when
-        the field no longer holds ``expected`` (a record drew meanwhile: read again and re-price)."""
+        ``expected`` to ``value`` (and the field ``also`` names to its value: the cut period's tier entries,
+        ``e:<period>``) and keeps ``payload`` (the adjustment); it answers the payload kept.  A later call
+        answers the payload of the first, changing nothing.  ``None``, changing nothing, when the field no
+        longer holds ``expected`` (a record drew meanwhile: read again and re-price)."""
         done = self.adjustments.get(operation_key)
         if done is not None:
             return done
@@ -176,6 +213,8 @@ class MemoryStore:
         if state.get(field, 0) != expected:
             return None
         state[field] = value
+        if also is not None:
+            state[also[0]] = also[1]
         self.adjustments[operation_key] = payload
         return payload
 
@@ -195,7 +234,7 @@ class MemoryStore:
             carry = _open_period(state, counter)
             consumed = state.get(consumed_field, 0)
             if counter.observe:
-                after = consumed + quantity
+                after = min(consumed + quantity, MAX)
                 if after != consumed:
                     state[consumed_field] = after
                 marked = "activated" not in state and (
@@ -205,8 +244,8 @@ class MemoryStore:
                     state["activated"] = 1
                 draws.append(Draw(consumed, after, carry, None, marked=marked))
                 continue
-            total = None if counter.unbounded else counter.allowance + carry
-            take = remaining if total is None else max(0, min(remaining, total - consumed))
+            total = None if counter.unbounded else min(counter.allowance + carry, MAX)
+            take = max(0, min(remaining, (MAX if total is None else total) - consumed))
             limit_before = 0
             if counter.limit_field is not None:
                 limit_before = state.get(counter.limit_field, 0)
@@ -217,12 +256,31 @@ class MemoryStore:
                 state[consumed_field] = consumed + take
             if counter.rollover and state.get(f"a:{counter.period}") != counter.allowance:
                 state[f"a:{counter.period}"] = counter.allowance
+            entered = None
+            if counter.tier_ends is not None:
+                entered = _entered(state, counter, carry, consumed, take)
             remaining -= take
             limit_after = limit_before + take if counter.limit_field is not None else 0
-            draws.append(Draw(consumed, consumed + take, carry, total, limit_before, limit_after))
+            draws.append(Draw(consumed, consumed + take, carry, total, limit_before, limit_after, False, entered))
         result = DrawResult(tuple(draws), remaining)
         self.results[record_key] = result
         return result
+
+
+def _entered(state: dict[str, int], counter: Counter, carry: int, consumed: int, take: int) -> int | None:
+    """Tier entries (point 4 of the module docstring): the ordinal stored before the draw (``None`` when
+    absent); a draw that takes something records the ordinal ``after`` reaches when that field is absent or
+    lower (the ordinal grows with the counter: when absent, it is at least what ``before`` reaches)."""
+    assert counter.tier_ends is not None
+    field_name = f"e:{counter.period}"
+    known = state.get(field_name)
+    if take:
+        bounds = [0, *(end + carry for end in counter.tier_ends), counter.allowance + carry]
+        sizes = [bounds[i + 1] - bounds[i] for i in range(len(bounds) - 1)]
+        now = min(reached(sizes, counter.unbounded, consumed + take), MAX)
+        if known is None or now > known:
+            state[field_name] = now
+    return known
 
 
 def _open_period(state: dict[str, int], counter: Counter) -> int:
@@ -244,17 +302,20 @@ def _open_period(state: dict[str, int], counter: Counter) -> int:
         if counter.carry_base > 0:
             carry = max(0, counter.carry_base - (used if latest == period - 1 else 0))
         else:
-            total = state.get(f"a:{latest}", counter.full_allowance) + state.get(f"r:{latest}", 0)
+            # What the latest period left (its allowance less its use, plus its own carry), then whole
+            # allowances of the periods nobody drew from; saturated at MAX (module docstring, point 6).
+            rest = min(
+                max(0, (state.get(f"a:{latest}", counter.full_allowance) - used) + state.get(f"r:{latest}", 0)), MAX
+            )
             for _ in range(latest + 1, period):
-                total = counter.full_allowance + max(0, total - used)
-                used = 0
-            carry = max(0, total - used)
+                rest = min(counter.full_allowance + rest, MAX)
+            carry = rest
     if counter.rollover:
         state[carry_field] = carry
     if newer:
         state["latest"] = period
         if latest is not None:
-            for name in [f for f in state if f[:2] in ("c:", "r:", "a:", "l:")]:
+            for name in [f for f in state if f[:2] in ("c:", "r:", "a:", "l:", "e:")]:
                 if int(name.split(":")[1]) < period - counter.retain:
                     del state[name]
     return carry
@@ -306,7 +367,14 @@ class SettlementStore(Protocol):
     async def fields(self, key: str) -> dict[str, int]: ...
 
     async def adjust(
-        self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes
+        self,
+        operation_key: str,
+        key: str,
+        field: str,
+        expected: int,
+        value: int,
+        payload: bytes,
+        also: tuple[str, int] | None = None,
     ) -> bytes | None: ...
 
 
@@ -338,6 +406,13 @@ class AsyncMemoryStore:
         return [self.inner.claim(record_id, fingerprint) for record_id, fingerprint in claims]
 
     async def adjust(
-        self, operation_key: str, key: str, field: str, expected: int, value: int, payload: bytes
+        self,
+        operation_key: str,
+        key: str,
+        field: str,
+        expected: int,
+        value: int,
+        payload: bytes,
+        also: tuple[str, int] | None = None,
     ) -> bytes | None:
-        return self.inner.adjust(operation_key, key, field, expected, value, payload)
+        return self.inner.adjust(operation_key, key, field, expected, value, payload, also)

@@ -4,8 +4,9 @@ Both sides send ``records`` calls in pipelines of ``batch`` (one round trip per 
 concurrent coroutines on their own connections:
 
 * baseline: a script doing one HINCRBY (EVALSHA), the cheapest call a script can make;
-* kernel: ``rater_draw`` for realistic records: a service bucket, an account bucket and a share-plan pool
-  with a participation limit each (three counters), over ``records / 250`` sharing roots of 10 services,
+* kernel: ``rater_draw`` for realistic records: a service bucket of two tiers, an account bucket of one and
+  a share-plan pool of two with a participation limit, each keeping its tier entries as the resolver's
+  counters do (three counters), over ``records / 250`` sharing roots of 10 services,
   so a service bucket sees about 25 records in the run and a period's first draw (which does more work)
   is a few percent of draws, as in a stream.
 
@@ -74,8 +75,8 @@ def _requests(records: int, roots: int, seed: int = 7) -> list[DrawRequest]:
         root = f"ACC-{rng.randrange(roots)}"
         service = f"AS-{rng.randrange(10)}"
         counters = (
-            Counter(bucket_key(root, f"{service}/DATA"), 0, allowance=5_000_000_000),
-            Counter(bucket_key(root, f"{root}/DATA-SHARED"), 0, allowance=20_000_000_000),
+            Counter(bucket_key(root, f"{service}/DATA"), 0, allowance=5_000_000_000, tier_ends=(4_000_000_000,)),
+            Counter(bucket_key(root, f"{root}/DATA-SHARED"), 0, allowance=20_000_000_000, tier_ends=()),
             Counter(
                 bucket_key(root, f"{root}/SP/POOL"),
                 0,
@@ -84,6 +85,7 @@ def _requests(records: int, roots: int, seed: int = 7) -> list[DrawRequest]:
                 full_allowance=100_000_000_000,
                 limit_field=f"l:0:{service}",
                 limit=10_000_000_000,
+                tier_ends=(80_000_000_000,),
             ),
         )
         out.append(DrawRequest(record_key(root, f"r-{number}"), rng.randrange(1, 50_000_000), counters))

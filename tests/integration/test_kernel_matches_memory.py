@@ -3,9 +3,10 @@
 Random catalogs and record sequences (the generator of tests/unit/test_consumption_properties.py: service,
 account, parent and share-plan buckets of every type, limits, repeats, rollover) are rated twice: record by
 record against ``MemoryStore``, and in random batch sizes through ``rate_batch`` against the Redis kernel.
-The outcomes must be byte-identical and every counter hash equal; and in each share-plan pool every unit
-drawn in a period is some participant's, limited or not: c:<p> is the sum of the l:<p>:<participant> fields
-(R61).
+The outcomes must be byte-identical and every counter hash equal (tier entries e:<p> included, R17); and in
+each share-plan pool every unit drawn in a period is some participant's, limited or not: c:<p> is the sum of
+the l:<p>:<participant> fields (R61).  The generator's contributors joining and add-ons sold mid-period move
+pool tier boundaries; one test draws only such growing pools.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rater.offline import load_folder
 from rater.record import from_mapping
 from rater.redis_store import RedisStore
 from rater.state import MemoryStore
-from tests.unit.test_consumption_properties import _records, _write, scenario, share_spec
+from tests.unit.test_consumption_properties import _records, _write, growing_pool, scenario, share_spec
 
 pytestmark = pytest.mark.integration
 
@@ -95,4 +96,17 @@ def test_redis_kernel_matches_memory(redis_url: str, case: dict[str, Any], sizes
 def test_kernel_matches_memory_on_an_unlimited_pool(redis_url: str, case: dict[str, Any], sizes: list[int]) -> None:
     """The same with a share-plan pool whose participants have no limit (R61): the generator draws one in a
     quarter of its cases; here every case has one, counted in l:<period>:<participant> by both twins."""
+    _twins(redis_url, case, sizes)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(case=growing_pool(), sizes=st.lists(st.integers(1, 12), max_size=10))
+def test_kernel_matches_memory_on_a_pool_whose_tiers_grow(
+    redis_url: str, case: dict[str, Any], sizes: list[int]
+) -> None:
+    """The same with a Variable pool (flat charges on every tier) whose tiers grow mid-period when a
+    contributor joins or an add-on is sold (R59, R60, R64): both twins keep e:<period> alike, so both bill
+    each tier once (R17)."""
     _twins(redis_url, case, sizes)

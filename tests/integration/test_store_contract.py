@@ -12,7 +12,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from rater.keys import bucket_key, record_key
 from rater.redis_store import RedisStore
-from rater.state import UNLIMITED, AsyncMemoryStore, Counter, DrawRequest, MemoryStore
+from rater.state import MAX, UNLIMITED, AsyncMemoryStore, Counter, DrawRequest, DrawResult, MemoryStore
 from tests.integration.conftest import fresh_cluster, fresh_redis
 
 pytestmark = pytest.mark.integration
@@ -31,15 +31,24 @@ class Store:
         self.memory = memory
         self.redis = redis_store
 
-    async def draw(self, record: str, quantity: int, *counters: Counter) -> tuple[int, list[tuple[int, ...]], bool]:
-        """(remaining, per counter (before, after, carry, allowance or -1, limit before, limit after, marked),
-        replayed)."""
+    async def result(self, record: str, quantity: int, *counters: Counter) -> DrawResult:
         request = DrawRequest(record_key(ROOT, record), quantity, counters)
         if self.redis is not None:
             (result,) = await self.redis.draw_many([request])
         else:
             assert self.memory is not None
             (result,) = await self.memory.draw_many([request])
+        return result
+
+    async def entries(self, record: str, quantity: int, *counters: Counter) -> list[tuple[int, int, int | None]]:
+        """Per counter (before, after, entered): the tier entries a draw reports (R17)."""
+        result = await self.result(record, quantity, *counters)
+        return [(d.before, d.after, d.entered) for d in result.draws]
+
+    async def draw(self, record: str, quantity: int, *counters: Counter) -> tuple[int, list[tuple[int, ...]], bool]:
+        """(remaining, per counter (before, after, carry, allowance or -1, limit before, limit after, marked),
+        replayed)."""
+        result = await self.result(record, quantity, *counters)
         rows: list[tuple[int, ...]] = [
             (
                 d.before,
@@ -60,19 +69,28 @@ class Store:
         assert self.memory is not None
         return await self.memory.fields(key)
 
-    async def settle(self, operation: str, key: str, field: str, value: int) -> int:
+    async def settle(
+        self, operation: str, key: str, field: str, value: int, also: tuple[str, int] | None = None
+    ) -> int:
         if self.redis is not None:
-            return await self.redis.settle(record_key(ROOT, operation), key, field, value)
+            return await self.redis.settle(record_key(ROOT, operation), key, field, value, also)
         assert self.memory is not None
-        return self.memory.inner.settle(record_key(ROOT, operation), key, field, value)
+        return self.memory.inner.settle(record_key(ROOT, operation), key, field, value, also)
 
     async def adjust(
-        self, operation: str, key: str, field: str, expected: int, value: int, payload: bytes
+        self,
+        operation: str,
+        key: str,
+        field: str,
+        expected: int,
+        value: int,
+        payload: bytes,
+        also: tuple[str, int] | None = None,
     ) -> bytes | None:
         if self.redis is not None:
-            return await self.redis.adjust(record_key(ROOT, operation), key, field, expected, value, payload)
+            return await self.redis.adjust(record_key(ROOT, operation), key, field, expected, value, payload, also)
         assert self.memory is not None
-        return await self.memory.adjust(record_key(ROOT, operation), key, field, expected, value, payload)
+        return await self.memory.adjust(record_key(ROOT, operation), key, field, expected, value, payload, also)
 
     async def mark(self, key: str, field: str) -> bool:
         if self.redis is not None:
@@ -285,7 +303,7 @@ async def test_a_result_stored_by_the_previous_kernel_replays(redis_client: Redi
     await redis_client.set(key, "4;0,6,2,12,0,6,0")
     store = RedisStore(redis_client)
     result = await store.draw(key, 99, [Counter(A, 0, allowance=5)])
-    assert (result.remaining, result.replayed, result.draws[0]) == (4, True, (0, 6, 2, 12, 0, 6, False))
+    assert (result.remaining, result.replayed, result.draws[0]) == (4, True, (0, 6, 2, 12, 0, 6, False, None))
     assert await store.fields(A) == {}
 
 
@@ -306,3 +324,124 @@ async def test_keys_named_again_and_required_keys_resolve_in_one_call(store: Sto
     )
     assert (await store.fields(A))["c:0"] == 5
     assert (await store.fields(B))["c:0"] == 5
+
+
+# --- tier entries (R17: e:<period>) and exact integers -------------------------------------------------------
+
+
+async def test_tier_entries_are_kept_per_period_and_never_go_back(store: Store) -> None:
+    """R17 with moving boundaries.  Tiers 100 + 100 (ends (100,), allowance 200, no repeats): ordinals T1 = 1,
+    T2 = 2, used up = 3.  r1 50: no e:0 yet (reported None: what 0 reaches), 50 reaches T1 -> e:0 = 1.  r2 60: 50 -> 110
+    reaches T2 -> e:0 = 2.  The tiers grow to 150 + 150 (a contributor joined): r3 30: 110 -> 140 lies in the
+    new T1 (reaches 1), e:0 stays 2 and is not written; r4 20: 140 -> 160 reaches T2 again, still 2; r5 200:
+    160 -> 300 takes 140 and uses the allowance up (300 >= E2 = 300) -> e:0 = 3."""
+    small = Counter(A, 0, allowance=200, tier_ends=(100,))
+    grown = Counter(A, 0, allowance=300, tier_ends=(150,))
+    assert await store.entries("r1", 50, small) == [(0, 50, None)]
+    assert await store.fields(A) == {"c:0": 50, "e:0": 1, "latest": 0}
+    assert await store.entries("r2", 60, small) == [(50, 110, 1)]
+    assert (await store.fields(A))["e:0"] == 2
+    assert await store.entries("r3", 30, grown) == [(110, 140, 2)]
+    assert await store.entries("r4", 20, grown) == [(140, 160, 2)]
+    assert await store.fields(A) == {"c:0": 160, "e:0": 2, "latest": 0}
+    assert await store.entries("r5", 200, grown) == [(160, 300, 2)]
+    assert await store.fields(A) == {"c:0": 300, "e:0": 3, "latest": 0}
+
+
+async def test_absent_tier_entries_read_as_what_the_consumption_reaches(store: Store) -> None:
+    """Upgrade safety: a period drawn without tier entries (c:0 = 150 under tiers 100 + 100) has no e:0; a
+    draw reports None (pricing takes what 150 reaches, T2) and a draw of 0 writes nothing; the first draw
+    that takes something (10: 150 -> 160, still T2) records e:0 = 2, so a later move of the boundaries
+    cannot lose it."""
+    await store.draw("r0", 150, Counter(A, 0, allowance=200))
+    tracked = Counter(A, 0, allowance=200, tier_ends=(100,))
+    assert await store.entries("r1", 0, tracked) == [(150, 150, None)]
+    assert await store.fields(A) == {"c:0": 150, "latest": 0}
+    assert await store.entries("r2", 10, tracked) == [(150, 160, None)]
+    assert await store.fields(A) == {"c:0": 160, "e:0": 2, "latest": 0}
+
+
+async def test_tier_entries_count_repeats_and_the_rollover_carry(store: Store) -> None:
+    """R19a + R36: tiers 10 + 5 repeating (ends (10,), allowance 15, unbounded), rollover.  P0 draws 4
+    (reaches T1: e:0 = 1).  P1 carries 15 - 4 = 11, which joins tier 1: E1 = 21, E2 = 26, repeats of 5.
+    r1 27: reaches 2 + ceil((27 - 26) / 5) = 3 (repeat 1).  r2 9: 27 -> 36 reaches 2 + ceil(10 / 5) = 4;
+    entered before it 3.  Counters without tier ends, and periods without e:, report None."""
+
+    def counter(period: int) -> Counter:
+        return Counter(A, period, allowance=15, unbounded=True, rollover=True, full_allowance=15, tier_ends=(10,))
+
+    assert await store.entries("r0", 4, counter(0), Counter(B, 0, allowance=5)) == [(0, 4, None), (0, 0, None)]
+    assert (await store.fields(A))["e:0"] == 1
+    assert await store.entries("r1", 27, counter(1)) == [(0, 27, None)]
+    assert (await store.fields(A))["e:1"] == 3
+    assert await store.entries("r2", 9, counter(1)) == [(27, 36, 3)]
+    assert (await store.fields(A))["e:1"] == 4
+
+
+async def test_tier_entries_of_old_periods_are_dropped_behind_the_retention(store: Store) -> None:
+    """e:<period> goes with the other fields of periods more than `retain` behind the latest."""
+    for period in range(5):
+        await store.draw(f"r{period}", 1, Counter(A, period, allowance=5, retain=2, tier_ends=()))
+    assert sorted(name for name in await store.fields(A) if name[:2] in ("c:", "e:")) == [
+        "c:2",
+        "c:3",
+        "c:4",
+        "e:2",
+        "e:3",
+        "e:4",
+    ]
+
+
+async def test_an_unbounded_counter_saturates_at_two_to_the_53_minus_1(store: Store) -> None:
+    """Exact integers: an unbounded counter (R19a) holds at most MAX = 2^53 - 1.  MAX - 5 drawn, then 10
+    asked: 5 taken, 5 remain (they overflow like an exhausted allowance's rest, R19b); c:0 = MAX.  A counter
+    already full takes nothing more."""
+    unbounded = Counter(A, 0, allowance=10, unbounded=True)
+    assert await store.draw("r1", MAX - 5, unbounded) == (0, [(0, MAX - 5, 0, -1, 0, 0, 0)], False)
+    assert await store.draw("r2", 10, unbounded) == (5, [(MAX - 5, MAX, 0, -1, 0, 0, 0)], False)
+    assert await store.draw("r3", 1, unbounded) == (1, [(MAX, MAX, 0, -1, 0, 0, 0)], False)
+    assert (await store.fields(A))["c:0"] == MAX
+
+
+async def test_an_observe_counter_stops_counting_at_two_to_the_53_minus_1(store: Store) -> None:
+    """Exact integers, R50: a billing-activation count reaches MAX - 1, then 5 more stop at MAX (which is
+    past the threshold 10, so the mark was set by the first record and is not set again)."""
+    observe = Counter(ACT, 0, observe=True, threshold=10)
+    assert (await store.draw("r1", MAX - 1, observe))[1] == [(0, MAX - 1, 0, -1, 0, 0, 1)]
+    assert (await store.draw("r2", 5, observe))[1] == [(MAX - 1, MAX, 0, -1, 0, 0, 0)]
+    assert (await store.draw("r3", 5, observe))[1] == [(MAX, MAX, 0, -1, 0, 0, 0)]
+    assert await store.fields(ACT) == {"c:0": MAX, "activated": 1, "latest": 0}
+
+
+async def test_a_rollover_carry_and_its_cap_saturate_at_two_to_the_53_minus_1(store: Store) -> None:
+    """Exact integers, R36: allowance MAX - 10, P0 draws 0 (opens it: a:0 written), nobody draws in P1 and
+    P2.  P3's carry = (MAX - 10 - 0) + 0, then + MAX - 10 twice, saturated at MAX; the cap allowance + carry
+    also saturates: the draw reports allowance MAX and takes 7 of 7."""
+    big = MAX - 10
+
+    def counter(period: int) -> Counter:
+        return Counter(A, period, allowance=big, rollover=True, full_allowance=big)
+
+    await store.draw("r0", 0, counter(0))
+    assert (await store.draw("r3", 7, counter(3)))[1] == [(0, 7, MAX, MAX, 0, 0, 0)]
+    assert (await store.fields(A))["r:3"] == MAX
+
+
+async def test_a_tier_ordinal_saturates_at_two_to_the_53_minus_1(store: Store) -> None:
+    """Exact integers: tiers 0 + 1 repeating (ends (0,), allowance 1): MAX units reach 2 + (MAX - 1) =
+    MAX + 1 occurrences, recorded as MAX."""
+    counter = Counter(A, 0, allowance=1, unbounded=True, tier_ends=(0,))
+    assert await store.entries("r1", MAX, counter) == [(0, MAX, None)]
+    assert (await store.fields(A))["e:0"] == MAX
+
+
+async def test_settle_and_adjust_write_the_tier_entries_with_the_cut(store: Store) -> None:
+    """R41 + R17: a cut writes c:0 and the tier entries it reaches (e:0) together, once per operation."""
+    await store.draw("r1", 21, Counter(A, 0, allowance=40, tier_ends=(20,)))
+    assert (await store.fields(A))["e:0"] == 2
+    assert await store.adjust("op-1", A, "c:0", 21, 20, b"{}", ("e:0", 3)) == b"{}"
+    assert await store.adjust("op-1", A, "c:0", 20, 10, b"{}", ("e:0", 9)) == b"{}"
+    assert await store.fields(A) == {"c:0": 20, "e:0": 3, "latest": 0}
+    assert await store.settle("op-2", B, "c:0", 5, ("e:0", 1)) == 0
+    assert await store.settle("op-2", B, "c:0", 6, ("e:0", 2)) == 0
+    assert await store.fields(B) == {"c:0": 5, "e:0": 1}

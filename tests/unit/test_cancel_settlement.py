@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -17,10 +18,13 @@ from rater.engine import Rater
 from rater.events import RatedAdjustment, dumps
 from rater.offline import load_folder, rate_folder
 from rater.provisioning import Config, apply, cancelled_services, compile_config, parse_operation
+from rater.record import from_mapping
 from rater.state import AsyncMemoryStore
+from rater.subscriptions import cancel_account_service
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GB = 1_000_000_000
+CUT = dt.date(2026, 9, 11)
 
 
 def settle(name: str) -> tuple[list[bytes], list[bytes], AsyncMemoryStore, Rater]:
@@ -105,3 +109,27 @@ def test_the_services_an_operation_cancels(operation: dict[str, str], cut: list[
     after = apply(parse_operation(operation), before)
     assert [(service, day.isoformat()) for service, day in cancelled_services(before, after)] == cut
     assert cancelled_services(after, after) == []  # once cancelled, the same date again is no new cut
+
+
+def test_a_late_record_after_the_settlement_does_not_enter_tier_2_again() -> None:
+    """R41 + R17: E13's settlement bills T2's flat 8.00 (12 GB under the cut T1 of 10 GB) and records that
+    the period entered T2 (e:<period> = 2, with c: = 12 GB).  A late record of Sept 9 (1 GB), rated under
+    the cancelled configuration, draws 12 -> 13 GB inside T2: no flat charge again, no crossing; it costs
+    0.00 (T2 has no rate plan)."""
+    (adjustment,), _, store, rater = settle("E13-proration-on-cancel")
+    assert orjson.loads(adjustment)["total_amount"] == "8.00"
+    (counter,) = [fields for fields in store.inner.hashes.values() if any(f.startswith("c:") for f in fields)]
+    assert sorted((f, v) for f, v in counter.items() if f[:2] in ("c:", "e:")) == [("c:1", 12 * GB), ("e:1", 2)]
+    after = Rater(rater.catalog, cancel_account_service(rater.subscriptions, rater.catalog, "AS-12", CUT), store.inner)
+    late = {
+        "record_id": "e13-late",
+        "usage_identifier": "+15195551200",
+        "usage_class": "DATA",
+        "quantity": "1",
+        "unit": "GB",
+        "event_time": "2026-09-09T10:00:00Z",
+    }
+    event = after.rate(from_mapping(late))
+    (draw,) = event.draws
+    assert (draw.before, draw.after, draw.allowance) == (12 * GB, 13 * GB, 20 * GB)
+    assert (event.charges, event.crossings, event.total_amount) == ((), (), Decimal("0.00"))

@@ -9,6 +9,9 @@ three months.  For every example:
   plan equal the record's billable quantity (R14);
 * no bucket's period counter goes past its allowance (R19b);
 * no participant draws more than its participation limit in a period (R61);
+* a tier occurrence's flat charge is billed, and its crossing announced, at most once per bucket instance and
+  period (R17), although a contributor joining mid-period (R60) and an add-on package sold mid-period (R64)
+  move a share-plan pool's tier boundaries, and records arrive out of time order;
 * rating the sequence in one run equals rating it split at any point, with the state carried over in a
   copy of the store (the outcome depends on the state, never on the process).
 """
@@ -95,7 +98,17 @@ def scenario(draw: st.DrawFn) -> dict[str, Any]:
             )
         ),
         "split": draw(st.integers(0, 30)),
+        # a contributing phone (no usage identifier) effective from this day index; an add-on package (R64)
+        # adding this many SMS to the pool's tier 1 from that day index
+        "joins": draw(st.one_of(st.none(), st.integers(1, 84))),
+        "add_on": draw(st.one_of(st.none(), st.tuples(st.integers(1, 84), st.integers(1, 30)))),
     }
+
+
+def _day(day: int) -> str:
+    """The date of a scenario day index: four 28-day months from 2026-01-01 (as the records use)."""
+    month, day_of_month = divmod(day, 28)
+    return f"2026-{month + 1:02d}-{day_of_month + 1:02d}"
 
 
 def _write(folder: Path, case: dict[str, Any]) -> None:
@@ -119,6 +132,7 @@ def _write(folder: Path, case: dict[str, Any]) -> None:
                 "buckets": [case["share"]["bucket"]],
             }
         )
+    packages: list[dict[str, Any]] = [{"id": "PKG", "services": ["SVC-PHONE", "SVC-SELL"]}]
     catalog = {
         "owner": {"id": "OWNER", "currency": "USD", "rate_plan": "RP"},
         "usage_classes": [{"id": "SMS", "rater": "class", "unit_type": "count"}],
@@ -134,9 +148,18 @@ def _write(folder: Path, case: dict[str, Any]) -> None:
         "base_buckets": [{"id": "BB-SMS", "unit_type": "count", "details": [{"class": "SMS"}]}],
         "usage_buckets": usage_buckets,
         "share_plans": share_plans,
-        "services": [{"id": "SVC-PHONE", "usage_buckets": service_buckets}, {"id": "SVC-SELL"}],
-        "packages": [{"id": "PKG", "services": ["SVC-PHONE", "SVC-SELL"]}],
+        "services": [{"id": "SVC-PHONE", "usage_buckets": service_buckets}, {"id": "SVC-SELL"}, {"id": "SVC-EXTRA"}],
+        "packages": packages,
     }
+    add_on = case.get("add_on") if case["share"] is not None else None
+    if add_on is not None:
+        packages.append(
+            {
+                "id": "PKG-ADDON",
+                "services": ["SVC-EXTRA"],
+                "share_plan_add_on": {"share_plan": "SP", "allotments": [{"bucket": "SPB", "amount": add_on[1]}]},
+            }
+        )
 
     def services(prefix: str, phones: tuple[str, ...]) -> list[dict[str, Any]]:
         return [
@@ -162,6 +185,14 @@ def _write(folder: Path, case: dict[str, Any]) -> None:
             {"id": "AP-C", "package": "PKG", "effective": "2026-01-01", "services": services("AS-C", PHONES[1:])}
         ],
     }
+    if case.get("joins") is not None:
+        joiner = {"id": "AS-C-JOINS", "service": "SVC-PHONE", "effective": _day(case["joins"])}
+        child["packages"][0]["services"].append(joiner)
+    if add_on is not None:
+        extra = [{"id": "AS-C-ADDON", "service": "SVC-EXTRA"}]
+        child["packages"].append(
+            {"id": "AP-ADDON", "package": "PKG-ADDON", "effective": _day(add_on[0]), "services": extra}
+        )
     if case["account"] is not None:
         child["buckets"] = [{"usage_bucket": "UB-ACCOUNT", "effective": "2026-01-01"}]
     if case["parent"] is not None:
@@ -175,14 +206,13 @@ def _write(folder: Path, case: dict[str, Any]) -> None:
 def _records(case: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for number, (phone, quantity, day) in enumerate(case["records"]):
-        month, day_of_month = divmod(day, 28)
         out.append(
             {
                 "record_id": f"r{number}",
                 "usage_identifier": PHONES[phone],
                 "usage_class": "SMS",
                 "quantity": quantity,
-                "event_time": f"2026-{month + 1:02d}-{day_of_month + 1:02d}T12:00:00Z",
+                "event_time": f"{_day(day)}T12:00:00Z",
             }
         )
     return out
@@ -223,6 +253,8 @@ def test_consumption_invariants(case: dict[str, Any]) -> None:
         if limit is not None:
             assert all(total <= limit for total in used.values())
 
+        _assert_entered_once(whole)
+
         # One run equals the same run split anywhere with the state carried over.
         split = min(case["split"], len(records))
         first_store = MemoryStore()
@@ -230,6 +262,55 @@ def test_consumption_invariants(case: dict[str, Any]) -> None:
         carried = MemoryStore(copy.deepcopy(first_store.hashes), copy.deepcopy(first_store.results))
         tail = _run(Rater(catalog, subscriptions, carried), records[split:])
         assert orjson.dumps(head + tail) == orjson.dumps(whole)
+
+
+def _assert_entered_once(events: list[dict[str, Any]]) -> None:
+    """R17: each tier occurrence of a bucket instance's period is billed and announced at most once."""
+    flats: list[tuple[str, str, int, int]] = []
+    crossings: list[tuple[str, str, str, int, int]] = []
+    for event in events:
+        periods = {draw["bucket_instance"]: draw["period_start"] for draw in event["draws"]}
+        flats += [
+            (line["bucket_instance"], periods[line["bucket_instance"]], line["tier"], line["repeat"])
+            for line in event["charges"]
+            if line["type"] == "flat_charge"
+        ]
+        crossings += [
+            (c["bucket_instance"], c["period_start"], c["kind"], c["tier"], c["repeat"]) for c in event["crossings"]
+        ]
+    assert len(flats) == len(set(flats)), flats
+    assert len(crossings) == len(set(crossings)), crossings
+
+
+@st.composite
+def growing_pool(draw: st.DrawFn) -> dict[str, Any]:
+    """A scenario with only a Variable share-plan pool with flat charges on every tier, whose boundaries move
+    within a month: a contributor joins and/or an add-on is sold on some day; records in random order."""
+    share = draw(share_spec().filter(lambda spec: spec["bucket"]["type"] != "fixed"))
+    for tier in share["bucket"]["tiers"]:
+        tier["flat_charge"] = "1.00"
+    case = draw(scenario())
+    return {
+        **case,
+        "service": [],
+        "account": None,
+        "parent": None,
+        "share": share,
+        "joins": draw(st.integers(1, 84)),
+        "add_on": draw(st.one_of(st.none(), st.tuples(st.integers(1, 84), st.integers(1, 30)))),
+    }
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=growing_pool())
+def test_a_pool_whose_tiers_grow_mid_period_enters_each_tier_once(case: dict[str, Any]) -> None:
+    """R17 with R59/R60/R64: tiers of a Variable pool grow the day a contributor joins or an add-on is sold;
+    a tier entered before that, whose start moves up past the consumption, is not entered again."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _write(folder, case)
+        catalog, subscriptions = load_folder(folder)
+        _assert_entered_once(_run(Rater(catalog, subscriptions, MemoryStore()), _records(case)))
 
 
 def test_the_property_test_reaches_every_level() -> None:

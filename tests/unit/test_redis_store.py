@@ -42,14 +42,40 @@ def test_flags_carry_their_values_in_letter_order() -> None:
     ]
 
 
+def test_tier_ends_travel_as_their_count_then_the_ends() -> None:
+    """Flag e (R17 tier entries): tiers 100 + 50 + 25 send their count 2 and the ends E1 = 100, E2 = 150
+    (E3 is the allowance, 175); a one-tier bucket sends e and 0; the flag follows t in letter order."""
+    counters = (
+        Counter("a", 4, allowance=175, tier_ends=(100, 150)),
+        Counter("b", 4, allowance=10, tier_ends=()),
+        Counter("c", 4, allowance=10, unbounded=True, retain=5, tier_ends=(7,)),
+    )
+    assert encode(DrawRequest("rec", 1, counters), 60)[1] == [
+        *("1", "60"),
+        *("e", "4", "175", "2", "100", "150"),
+        *("e", "4", "10", "0"),
+        *("ute", "4", "10", "5", "1", "7"),
+    ]
+
+
 def test_decode_reads_the_json_reply() -> None:
-    reply = b"[1,4,[0,6,2,12,0,6,false],[5,5,0,null,0,0,true]]"
+    """Eight values a counter; the eighth, the tier entries before the draw (R17), is null for a counter
+    that keeps none."""
+    reply = b"[0,4,[0,6,2,12,0,6,false,1],[5,5,0,null,0,0,true,null]]"
     result = decode(reply)
-    assert result == DrawResult((Draw(0, 6, 2, 12, 0, 6, False), Draw(5, 5, 0, None, 0, 0, True)), 4, True)
+    assert result == DrawResult((Draw(0, 6, 2, 12, 0, 6, False, 1), Draw(5, 5, 0, None, 0, 0, True)), 4, False)
     assert isinstance(result, DrawResult)
     assert all(isinstance(draw, Draw) for draw in result.draws)
-    assert (result.replayed, result.draws[0].taken, result.draws[1].marked) == (True, 6, True)
+    assert (result.replayed, result.draws[0].taken, result.draws[1].marked) == (False, 6, True)
+    assert (result.draws[0].entered, result.draws[1].entered) == (1, None)
     assert decode(b"[0,9]") == DrawResult((), 9, False)
+
+
+def test_decode_replays_a_json_result_stored_before_tier_entries() -> None:
+    """A replay of a result stored by the kernel before ``entered`` (7 values a counter) reads with
+    ``entered`` None: pricing then takes the tiers ``before`` reaches, as that kernel's pricing did."""
+    reply = b"[1,4,[0,6,2,12,0,6,false],[5,5,0,null,0,0,true]]"
+    assert decode(reply) == DrawResult((Draw(0, 6, 2, 12, 0, 6, False), Draw(5, 5, 0, None, 0, 0, True)), 4, True)
 
 
 def test_decode_reads_a_result_stored_by_the_previous_kernel() -> None:

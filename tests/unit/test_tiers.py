@@ -1,12 +1,14 @@
 """Tier arithmetic from a counter's (before, after) (rater.tiers): R15-R19 and R66 crossings.
 
-Tier j covers (E(j-1), E(j)] with E(j) = s1 + ... + sj; a draw (before, after] enters every tier occurrence
-whose start lies in [before, after).
+Tier j covers (E(j-1), E(j)] with E(j) = s1 + ... + sj; with unmoved sizes a draw (before, after] enters
+every tier occurrence whose start lies in [before, after).  Occurrence ordinals: tier j of k is j, repeat r
+of the last tier k + r, the allowance used up (no repeats) k + 1; a draw enters the ordinals above the one
+the period had entered that its ``after`` reaches (R17 with boundaries that move).
 """
 
 from __future__ import annotations
 
-from rater.tiers import TierSlice, allowance, percent_crossings, slices, tier_at
+from rater.tiers import TierSlice, allowance, percent_crossings, reached, slices, tier_at
 
 TWO_HUNDREDS = (100, 100)
 """R15's example: two tiers of 100 messages each; E1 = 100, E2 = 200."""
@@ -170,3 +172,93 @@ def test_percent_crossings_without_percentages_or_usage() -> None:
     """R66: no configured percentages -> nothing; a zero draw -> nothing."""
     assert percent_crossings((100,), False, 0, 100, ()) == []
     assert percent_crossings((100,), False, 50, 50, (50,)) == []
+
+
+# --- R17: occurrence ordinals and boundaries that move ---------------------------------------------------------
+
+
+def test_reached_counts_tiers_and_the_allowance_used_up() -> None:
+    """R16 + R19b: tiers 100 + 100 without repeats.  0 -> 0 (no usage); 1 and 100 -> 1 (T1); 101 and 199 ->
+    2 (T2); 200 = E2 -> 3 (used up, the exhausted crossing); 250 (only after boundaries moved down) -> 3."""
+    assert [reached(TWO_HUNDREDS, False, c) for c in (0, 1, 100, 101, 199, 200, 250)] == [0, 1, 1, 2, 2, 3, 3]
+
+
+def test_reached_counts_repeats() -> None:
+    """R19a: tiers 10 + 5 repeating.  15 = E2 -> 2; 16 and 20 -> 2 + ceil(1/5) = 2 + ceil(5/5) = 3 (repeat
+    1); 21 -> 4; 10^9 + 1 -> 2 + ceil((10^9 + 1 - 15) / 5) = 2 + ceil(199,999,997.2) = 200,000,000, the
+    ordinal of repeat 199,999,998, where tier_at puts that unit."""
+    assert [reached(REPEATING, True, c) for c in (15, 16, 20, 21)] == [2, 3, 3, 4]
+    assert reached(REPEATING, True, 10**9 + 1) == 2 + 199_999_998
+    assert tier_at(REPEATING, True, 10**9 + 1) == (2, 199_999_998)
+
+
+def test_reached_with_tiers_of_size_0() -> None:
+    """R16 for a Variable pool's empty tiers (R59): (0, 100): unit 1 is past E1 = 0, so it reaches T2 (2);
+    (100, 0) without repeats: 100 = E2 uses the allowance up (3); with repeats an empty last tier has nothing
+    to repeat: 100 -> 1 (T2 covers (100, 100], not reached), 150 -> 2 and no further."""
+    assert reached((0, 100), False, 1) == 2
+    assert reached((100, 0), False, 100) == 3
+    assert (reached((100, 0), True, 100), reached((100, 0), True, 150)) == (1, 2)
+
+
+def test_a_tier_entered_before_its_boundary_moved_up_is_not_entered_again() -> None:
+    """R17, the issue's case.  Tiers 100 + 100: 0 -> 110 enters T1 and T2 (the period has entered 2).  A
+    contributor joins and the tiers grow to 150 + 150.  110 -> 160 crosses the new start of T2 (150), but
+    ordinal 2 is not above 2: nothing is entered; 160 -> 300 reaches 3 (used up), still no tier occurrence."""
+    assert slices(TWO_HUNDREDS, False, 0, 110, 0) == [
+        TierSlice(1, 0, 100, entered=True, start=0, end=100),
+        TierSlice(2, 0, 10, entered=True, start=100, end=200),
+    ]
+    grown = (150, 150)
+    assert slices(grown, False, 110, 160, 2) == [
+        TierSlice(1, 0, 40, entered=False, start=0, end=150),
+        TierSlice(2, 0, 10, entered=False, start=150, end=300),
+    ]
+    assert slices(grown, False, 160, 300, 2) == [TierSlice(2, 0, 140, entered=False, start=150, end=300)]
+
+
+def test_a_tier_the_period_never_entered_is_entered_once_its_start_is_passed() -> None:
+    """R17: tiers grow to 150 + 150 before the counter reaches T2 (entered 1 at 90): 90 -> 160 enters the new
+    T2 at its new start, 150."""
+    assert slices((150, 150), False, 90, 160, 1) == [
+        TierSlice(1, 0, 60, entered=False, start=0, end=150),
+        TierSlice(2, 0, 10, entered=True, start=150, end=300),
+    ]
+
+
+def test_occurrences_a_boundary_moved_down_under_the_counter_are_entered_by_the_next_draw() -> None:
+    """R16/R17: the counter stands at 120 having entered only T1 (the tiers were larger then).  Under tiers
+    50 + 50 + 100, 120 -> 130 reaches T3: T2 (50, 100] lies wholly below the draw and is entered now with
+    quantity 0, T3 with the draw's 10 units."""
+    assert slices((50, 50, 100), False, 120, 130, 1) == [
+        TierSlice(2, 0, 0, entered=True, start=50, end=100),
+        TierSlice(3, 0, 10, entered=True, start=100, end=200),
+    ]
+
+
+def test_repeats_are_entered_once_when_the_last_tier_grows() -> None:
+    """R19a + R17: tiers 10 + 5 repeating, 0 -> 16 entered repeat 1 (ordinal 3).  The last tier grows to
+    10: 16 -> 26 lies in (10, 20] (T2, ordinal 2) and (20, 30] (repeat 1, ordinal 3): neither is above 3;
+    26 -> 31 reaches repeat 2 (ordinal 4, (30, 40]), entered."""
+    assert reached(REPEATING, True, 16) == 3
+    assert slices((10, 10), True, 16, 26, 3) == [
+        TierSlice(2, 0, 4, entered=False, start=10, end=20),
+        TierSlice(2, 1, 6, entered=False, start=20, end=30),
+    ]
+    assert slices((10, 10), True, 26, 31, 3) == [
+        TierSlice(2, 1, 4, entered=False, start=20, end=30),
+        TierSlice(2, 2, 1, entered=True, start=30, end=40),
+    ]
+
+
+def test_a_repricing_names_the_occurrences_entered() -> None:
+    """R41: a re-pricing of (0, consumed] passes its own ``due``: the occurrences 1..due are entered even
+    past the consumption (a period that entered T2 under other tiers), each untouched one with quantity 0."""
+    assert slices(TWO_HUNDREDS, False, 0, 50, 0, 2) == [
+        TierSlice(1, 0, 50, entered=True, start=0, end=100),
+        TierSlice(2, 0, 0, entered=True, start=100, end=200),
+    ]
+    assert slices(TWO_HUNDREDS, False, 0, 0, 0, 3) == [
+        TierSlice(1, 0, 0, entered=True, start=0, end=100),
+        TierSlice(2, 0, 0, entered=True, start=100, end=200),
+    ]
