@@ -371,14 +371,17 @@ class RatingExceptionEvent:
             body["source"] = self.source.to_dict()
         return body
 
-    def bounded(self, limit: int) -> tuple[RatingExceptionEvent, bytes]:
+    def bounded(self, limit: int, source: Source | None = None) -> tuple[RatingExceptionEvent, bytes]:
         """This event and its JSON, or, when the JSON is over ``limit`` bytes, the same event with a bounded
         original (the first :data:`ORIGINAL_PREFIX` bytes, cut at a character boundary when it is UTF-8),
-        message and record id.  ``limit`` must leave room for that: the bounded event is at most about 40 KB
-        (``RATER_MAX_EVENT_BYTES`` is at least 64 KiB)."""
+        message and record id, naming ``source``, where the whole record can be read.  ``limit`` must leave
+        room for that: the bounded event is at most about 40 KB (``RATER_MAX_EVENT_BYTES`` is at least
+        64 KiB).  An event within the limit does not name its source: the same record resent at another
+        offset gets the same bytes (R1)."""
         encoded = orjson.dumps(self.to_dict())
         if len(encoded) <= limit:
             return self, encoded
+        event = self if source is None else replace(self, source=source)
         original = self.original
         if not self.truncated and len(original) > ORIGINAL_PREFIX:
             prefix = original[:ORIGINAL_PREFIX]
@@ -388,14 +391,12 @@ class RatingExceptionEvent:
             except UnicodeDecodeError:
                 pass
             event = replace(
-                self,
+                event,
                 original=prefix,
                 truncated=True,
                 original_size=len(original),
                 original_sha256=hashlib.sha256(original).hexdigest(),
             )
-        else:
-            event = self
         event = replace(
             event, record_id=bounded_id(event.record_id, event.source), message=_prefix(event.message, MESSAGE_PREFIX)
         )

@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -104,7 +104,9 @@ def messages(
     """(topic name, key, value) of every event one outcome publishes, keyed by account; each value at most
     ``limit`` bytes (``RATER_MAX_EVENT_BYTES``, docs/events.md).  An exception event over it keeps a prefix
     of its original; a rated charge whose events would be over it becomes a ``software_system_error``
-    exception carrying the record (``original``).  ``source``: where the record was read."""
+    exception carrying the record (``original``).  ``source``: where the record was read, named by an
+    exception event that had to cut its original (only there: a resent record's events must not differ by
+    the offset it was read at, R1)."""
     if isinstance(outcome, RatedCharge):
         key = outcome.account.encode()
         out = [(RATED, key, orjson.dumps(outcome.to_dict()))]
@@ -119,9 +121,7 @@ def messages(
             account=outcome.account,
         )
         outcome = RatingExceptionEvent.from_error(record_id, too_large, original)
-    if source is not None:
-        outcome = replace(outcome, source=source)
-    event, value = outcome.bounded(limit)
+    event, value = outcome.bounded(limit, source)
     return [(EXCEPTIONS, (event.account or event.record_id).encode(), value)]
 
 
