@@ -49,19 +49,25 @@ class TimeWindow:
 
     earliest: dt.datetime
     latest: dt.datetime
+    days: int | None = None
+    """The half-width it was built with (:meth:`around`), for messages."""
 
     @classmethod
     def around(cls, now: dt.datetime, days: int) -> TimeWindow:
         """``days`` before and after ``now``."""
         span = dt.timedelta(days=days)
-        return cls(now - span, now + span)
+        return cls(now - span, now + span, days)
 
     def check(self, moment: dt.datetime, what: str = "event_time") -> None:
+        """Raise :class:`InvalidRecord` for a time outside.  The message names the window by its width, not
+        its ends: an event never depends on the clock that rated it (docs/events.md)."""
         if not self.earliest <= moment <= self.latest:
-            raise InvalidRecord(
-                f"{what} {moment.isoformat()} is outside the accepted window "
-                f"{self.earliest.isoformat()} .. {self.latest.isoformat()}"
+            width = (
+                f"{self.days} days either side of the rating clock"
+                if self.days is not None
+                else f"{self.earliest.isoformat()} .. {self.latest.isoformat()}"
             )
+            raise InvalidRecord(f"{what} {moment.isoformat()} is outside the accepted window ({width})")
 
 
 # Decoded once per record on the hot path: not frozen, since a frozen dataclass's __init__ sets each field
