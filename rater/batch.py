@@ -15,7 +15,10 @@ Per batch:
 4. **Claim** each record id with its fingerprint across every sharing root (R1): an id first seen with other
    content becomes a ``duplicate_record`` rating exception and draws nothing.
 5. **Draw** the segment's records in one store call, and **price** each result (pure); records whose
-   overflow money buckets must pay need a second call, again one for the segment.
+   overflow money buckets must pay need a second call, again one for the segment.  A record whose rate is
+   missing draws whole or not at all: if its buckets cannot take all of it, the missing rate is its
+   exception (Q6) and it writes nothing; its claim is released.  A record that becomes an exception before
+   its draw leaves no key at all.
 
 The outcome of every record is exactly one event, in input order: bad input becomes a rating exception,
 never an error (style habit 6), and any unexpected error while rating one record becomes that record's
@@ -221,33 +224,49 @@ async def _rate_segment(
         return
     fingerprints = [fingerprint(p.prepared) for p in segment]
     firsts = await store.claim([(p.record_id, mine) for p, mine in zip(segment, fingerprints, strict=True)])
-    drawing: list[_Pending] = []
+    drawing: list[tuple[_Pending, str]] = []
     for pending, mine, first in zip(segment, fingerprints, firsts, strict=True):
         if first is None or first == mine:
-            drawing.append(pending)
+            drawing.append((pending, mine))
         else:
-            error = DuplicateRecord(pending.record_id, first, mine)
+            duplicate = DuplicateRecord(pending.record_id, first, mine)
+            outcomes[pending.index] = (
+                pending.record_id,
+                RatingExceptionEvent.from_error(pending.record_id, duplicate, pending.data),
+            )
+    # A record whose rate is missing draws whole or not at all (Q6: the missing rate is an exception only
+    # if something is left to price, and then the record draws nothing and leaves no key).
+    results = await _draw(
+        store,
+        [
+            DrawRequest(
+                p.prepared.record_key, p.prepared.billable, tuple(p.prepared.counters), p.prepared.missing is not None
+            )
+            for p, _ in drawing
+        ],
+    )
+    money: list[tuple[_Pending, MoneyDue]] = []
+    released: list[tuple[str, str]] = []
+    for (pending, mine), result in zip(drawing, results, strict=True):
+        error: RatingError | None = result if isinstance(result, RatingError) else None
+        if isinstance(result, DrawResult) and result.refused:
+            error = pending.prepared.missing
+        if error is not None:
+            released.append((pending.record_id, mine))
             outcomes[pending.index] = (
                 pending.record_id,
                 RatingExceptionEvent.from_error(pending.record_id, error, pending.data),
             )
-    results = await _draw(
-        store, [DrawRequest(p.prepared.record_key, p.prepared.billable, tuple(p.prepared.counters)) for p in drawing]
-    )
-    money: list[tuple[_Pending, MoneyDue]] = []
-    for pending, result in zip(drawing, results, strict=True):
-        if isinstance(result, RatingError):
-            outcomes[pending.index] = (
-                pending.record_id,
-                RatingExceptionEvent.from_error(pending.record_id, result, pending.data),
-            )
             continue
+        assert isinstance(result, DrawResult)
         _learn(marks, pending.prepared, result)
         outcome = _settle(pending.record_id, pending.data, lambda p=pending.prepared, r=result: rater.finish(p, r))  # type: ignore[misc]
         if isinstance(outcome, MoneyDue):
             money.append((pending, outcome))
         else:
             outcomes[pending.index] = (pending.record_id, outcome)
+    if released:
+        await store.release(released)
     if money:
         paid = await _draw(store, [DrawRequest(due.record_key, due.requested, tuple(due.counters)) for _, due in money])
         for (pending, due), result in zip(money, paid, strict=True):

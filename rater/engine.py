@@ -239,7 +239,11 @@ class Rater:
         draw and :meth:`finish_money`.
         """
         prepared = self.prepare(record, self._activated)
-        result = self.store.draw(prepared.record_key, prepared.billable, prepared.counters)
+        missing = prepared.missing
+        result = self.store.draw(prepared.record_key, prepared.billable, prepared.counters, missing is not None)
+        if result.refused:
+            assert missing is not None
+            raise missing  # the record draws whole or not at all when its rate is missing (rater.batch)
         outcome = self.finish(prepared, result)
         if isinstance(outcome, MoneyDue):
             money = self.store.draw(outcome.record_key, outcome.requested, outcome.counters)

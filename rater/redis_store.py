@@ -86,7 +86,7 @@ def encode(request: DrawRequest, ttl: int) -> tuple[list[str], list[str]]:
     allowance and 0, and ``tier_ends`` (flag ``e``: their count, then the ends) only for counters that
     keep tier entries; a one-tier bucket's is just ``e`` and ``0``."""
     keys = [request.record_key]
-    args = [str(request.quantity), str(ttl)]
+    args = [f"={request.quantity}" if request.whole else str(request.quantity), str(ttl)]
     for counter in request.counters:
         key = counter.key
         shared = key in keys
@@ -163,7 +163,9 @@ def decode(reply: bytes | str) -> DrawResult:
         return _decode_stored_v1(reply)
     if replayed == 1:
         return DrawResult(tuple(Draw(*row) for row in rows), remaining, True)
-    return _new(DrawResult, (tuple(map(_new_draw, rows)), remaining, False))
+    if replayed == 2:
+        return DrawResult((), remaining, False, True)  # a whole-or-nothing draw refused: nothing written
+    return _new(DrawResult, (tuple(map(_new_draw, rows)), remaining, False, False))
 
 
 def _decode_stored_v1(reply: bytes | str) -> DrawResult:
@@ -277,6 +279,20 @@ class RedisStore:
         except UNAVAILABLE as exc:
             raise RetriableError(f"state store unavailable: {exc}") from exc
         return [None if reply is None else _text(reply) for reply in replies]
+
+    async def release(self, claims: Sequence[tuple[str, str]]) -> None:
+        """``rater_release`` per claim (delete it if it still holds the fingerprint), pipelined."""
+        if not claims:
+            return
+        if not self._loaded:
+            await self.load()
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for record_id, fingerprint in claims:
+                pipe.fcall("rater_release", 1, claim_key(record_id), fingerprint)
+            await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise RetriableError(f"state store unavailable: {exc}") from exc
 
     async def mark(self, key: str, field: str, value: int) -> bool:
         if not self._loaded:

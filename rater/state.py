@@ -131,12 +131,15 @@ class DrawResult(NamedTuple):
     remaining: int
     """Quantity no counter took: it overflows to rate-plan pricing (R19b)."""
     replayed: bool = False
+    refused: bool = False
+    """A whole-or-nothing draw the counters could not take whole: nothing was written (``draws`` is empty,
+    ``remaining`` what would have been left)."""
 
 
 class StateStore(Protocol):
     """The atomic draw-down and the reads the balance view needs."""
 
-    def draw(self, record_key: str, quantity: int, counters: Sequence[Counter]) -> DrawResult: ...
+    def draw(self, record_key: str, quantity: int, counters: Sequence[Counter], whole: bool = False) -> DrawResult: ...
 
     def fields(self, key: str) -> dict[str, int]: ...
 
@@ -168,6 +171,11 @@ class MemoryStore:
         if first is None:
             self.claims[record_id] = fingerprint
         return first
+
+    def release(self, record_id: str, fingerprint: str) -> None:
+        """Forget the claim of ``record_id`` if it holds ``fingerprint`` (its record drew nothing)."""
+        if self.claims.get(record_id) == fingerprint:
+            del self.claims[record_id]
 
     def fields(self, key: str) -> dict[str, int]:
         return dict(self.hashes.get(key, {}))
@@ -218,10 +226,28 @@ class MemoryStore:
         self.adjustments[operation_key] = payload
         return payload
 
-    def draw(self, record_key: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
+    def draw(self, record_key: str, quantity: int, counters: Sequence[Counter], whole: bool = False) -> DrawResult:
+        """The kernel's ``rater_draw``.  ``whole``: draw only if the counters take the whole quantity; else
+        write nothing and answer ``refused`` with what would have been left."""
         stored = self.results.get(record_key)
         if stored is not None:
             return DrawResult(stored.draws, stored.remaining, replayed=True)
+        if whole:
+            touched = {counter.key for counter in counters}
+            before = {key: dict(self.hashes[key]) for key in touched if key in self.hashes}
+            result = self._draw(record_key, quantity, counters)
+            if result.remaining == 0:
+                return result
+            del self.results[record_key]
+            for key in touched:
+                if key in before:
+                    self.hashes[key] = before[key]
+                else:
+                    self.hashes.pop(key, None)
+            return DrawResult((), result.remaining, refused=True)
+        return self._draw(record_key, quantity, counters)
+
+    def _draw(self, record_key: str, quantity: int, counters: Sequence[Counter]) -> DrawResult:
         remaining = quantity
         draws: list[Draw] = []
         for counter in counters:
@@ -334,6 +360,8 @@ class DrawRequest:
     record_key: str
     quantity: int
     counters: tuple[Counter, ...]
+    whole: bool = False
+    """Whole or nothing (:meth:`MemoryStore.draw`): a record whose overflow could not be priced."""
 
 
 class AsyncStateStore(Protocol):
@@ -357,6 +385,11 @@ class AsyncStateStore(Protocol):
         """R1 across sharing roots: for each ``(record id, fingerprint)`` in order, keep the fingerprint if the
         id has none yet and answer ``None``, else answer the fingerprint kept first (nothing changes).  One
         round trip; claims are kept as long as draw results (:data:`rater.redis_store.DEFAULT_RESULT_TTL`)."""
+        ...
+
+    async def release(self, claims: Sequence[tuple[str, str]]) -> None:
+        """Forget each ``(record id, fingerprint)`` claim that still holds that fingerprint: its record drew
+        nothing and became a rating exception, which leaves no key behind."""
         ...
 
 
@@ -388,7 +421,7 @@ class AsyncMemoryStore:
         out: list[DrawResult] = []
         for position, request in enumerate(requests):
             try:
-                out.append(self.inner.draw(request.record_key, request.quantity, request.counters))
+                out.append(self.inner.draw(request.record_key, request.quantity, request.counters, request.whole))
             except DrawRefused as refused:
                 raise DrawRefused(position, refused.detail) from refused
         return out
@@ -404,6 +437,10 @@ class AsyncMemoryStore:
 
     async def claim(self, claims: Sequence[tuple[str, str]]) -> list[str | None]:
         return [self.inner.claim(record_id, fingerprint) for record_id, fingerprint in claims]
+
+    async def release(self, claims: Sequence[tuple[str, str]]) -> None:
+        for record_id, fingerprint in claims:
+            self.inner.release(record_id, fingerprint)
 
     async def adjust(
         self,

@@ -29,10 +29,11 @@ timestamp and the entry goes back to ``open`` with ``attempts`` + 1 (the "last r
 **Reprocessing** sends the original bytes to ``usage`` keyed by the record's usage identifier (the key every
 producer of usage uses), with the same record id; an exception whose event holds only a prefix of its
 record (over ``RATER_MAX_EVENT_BYTES``) is refused, naming where the full record was read.  The kernel
-keeps each record's draw under its record id (R1, architecture property 2): a record that failed *after*
-its draw (``rate_not_found``, ``rate_group_not_found``, ``rate_plan_not_defined`` when something
-overflowed) gets that stored draw back and is priced with the fixed catalog, so its buckets are drawn
-once; a record that failed before its draw draws now, for the first time.  An entry is claimed (``open``
+keeps each record's draw under its record id (R1, architecture property 2): a record whose rate was
+missing drew nothing (it draws whole or not at all, rater.batch) and draws now, for the first time, as does
+a record that failed before its draw; one that failed *after* its draw (a tier's own rate plan missing a
+rate: ``rate_not_found``) gets that stored draw back and is priced with the fixed catalog, so its buckets
+are drawn once.  An entry is claimed (``open``
 -> ``reprocessed``) atomically before it is sent, so two reprocess requests never send one record twice;
 ``force`` sends it again anyway, and the kernel's stored draw makes that an identical re-emission (same
 event id), not a second charge.

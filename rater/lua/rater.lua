@@ -8,7 +8,9 @@ rater_draw(KEYS, ARGV): draw one record down its ordered counters.
   KEYS[1]     the record's result key rater:{root}:record:<record id> (dedupe, R1)
   KEYS[2..]   the hashes the counters live in and the hashes their `requires` fields live in; every key
               carries the same {root} hash tag, so one call touches one cluster slot
-  ARGV[1]     quantity, integer base units
+  ARGV[1]     quantity, integer base units; led by '=' for a whole-or-nothing draw: when the counters
+              cannot take the whole quantity, nothing is written and the reply is [2, what would be left]
+              (a record whose overflow could not be priced draws nothing: rater.batch)
   ARGV[2]     seconds to keep the result for redeliveries
   ARGV[3..]   the counters in consumption order, each as two arguments
                 period, allowance
@@ -84,10 +86,11 @@ local function get(key, field)
   return nil
 end
 
--- The first draw of `period` in this hash (latest: the hash's latest period, or nil).  A rollover counter
+-- The first draw of `period` in this hash (latest: the hash's latest period, or nil); its writes go through
+-- `put` (redis.call, or nothing in a dry run).  A rollover counter
 -- computes its carry (R36) and records it in r:<period>; a period newer than the latest becomes the latest,
 -- and fields of periods more than `retain` behind it go.  Returns the carry.
-local function open_period(key, period, latest, rollover, full, retain, carry_base)
+local function open_period(put, key, period, latest, rollover, full, retain, carry_base)
   local carry = 0
   if rollover and latest and latest < period then
     local state = redis.call('HMGET', key, 'a:' .. int(latest), 'r:' .. int(latest), 'c:' .. int(latest))
@@ -110,11 +113,11 @@ local function open_period(key, period, latest, rollover, full, retain, carry_ba
   end
   local newer = (not latest) or period > latest
   if rollover and newer then
-    redis.call('HSET', key, 'r:' .. int(period), int(carry), 'latest', int(period))
+    put('HSET', key, 'r:' .. int(period), int(carry), 'latest', int(period))
   elseif rollover then
-    redis.call('HSET', key, 'r:' .. int(period), int(carry))
+    put('HSET', key, 'r:' .. int(period), int(carry))
   elseif newer then
-    redis.call('HSET', key, 'latest', int(period))
+    put('HSET', key, 'latest', int(period))
   end
   if newer and latest then
     for _, name in ipairs(redis.call('HKEYS', key)) do
@@ -122,7 +125,7 @@ local function open_period(key, period, latest, rollover, full, retain, carry_ba
       if prefix == 'c:' or prefix == 'r:' or prefix == 'a:' or prefix == 'l:' or prefix == 'e:' then
         local field_period = tonumber(string.match(name, '^%a:(%-?%d+)'))
         if field_period and field_period < period - retain then
-          redis.call('HDEL', key, name)
+          put('HDEL', key, name)
         end
       end
     end
@@ -168,24 +171,20 @@ local function reached(value, args, at, count, carry, total, repeats)
   return last
 end
 
-local function draw(keys, args)
+-- One pass of the draw down the counters: reads through redis.call, writes through `put` (redis.call, or
+-- nothing in the dry run of a whole-or-nothing draw).  Returns the reply and the quantity left, or an error
+-- reply.
+local function run(keys, args, quantity_text, put)
   -- The hot path: globals cached in locals (each global access is a table lookup).  They cannot be
   -- cached at file level, where the library-loading sandbox exposes only redis.register_function.
   -- Steady state per counter: one HMGET, and one HSET only if something changed.  Numbers are parsed
   -- only where arithmetic needs them (tonumber is among the dearest steps here): once the record is
   -- drawn in full, the counters after it are read and reported as they are.
   local call = redis.call
-  local stored = call('GET', keys[1])
-  if stored then
-    if string.byte(stored, 1) ~= 91 then
-      return '[1,' .. stored .. ']' -- stored by the kernel before the JSON reply; the client reads both
-    end
-    return '[1' .. string.sub(stored, 3)
-  end
   local format = string.format
   local number = tonumber
   local byte = string.byte
-  local quantity = number(args[1])
+  local quantity = number(quantity_text)
   local remaining = quantity
   local drawn = '' -- the counters' arrays of the reply, each led by a comma
   local n = 3
@@ -311,7 +310,7 @@ local function draw(keys, args)
         if carry_text then
           carry = number(carry_text)
         else
-          carry = open_period(key, number(period_text), number(state[2]), true, number(full), number(retain),
+          carry = open_period(put, key, number(period_text), number(state[2]), true, number(full), number(retain),
             number(carry_base))
           carry_text = format('%d', carry)
         end
@@ -320,7 +319,7 @@ local function draw(keys, args)
         local latest = number(state[2])
         local period = number(period_text)
         if (not latest) or period > latest then
-          open_period(key, period, latest, false, 0, number(retain), 0)
+          open_period(put, key, period, latest, false, 0, number(retain), 0)
         end
       end
       local consumed_text = state[1] or '0'
@@ -339,13 +338,13 @@ local function draw(keys, args)
         local marked = 'false'
         if (not mark) and (activate_now or (number(threshold) > 0 and counted >= number(threshold))) then
           if counted ~= consumed then
-            call('HSET', key, consumed_field, after, 'activated', '1')
+            put('HSET', key, consumed_field, after, 'activated', '1')
           else
-            call('HSET', key, 'activated', '1')
+            put('HSET', key, 'activated', '1')
           end
           marked = 'true'
         elseif counted ~= consumed then
-          call('HSET', key, consumed_field, after)
+          put('HSET', key, consumed_field, after)
         end
         drawn = drawn .. ',[' .. consumed_text .. ',' .. after .. ',' .. carry_text .. ',null,0,0,' .. marked
           .. ',null]'
@@ -432,21 +431,21 @@ local function draw(keys, args)
             fields[#fields + 1] = limit_field
             fields[#fields + 1] = limit_after
           end
-          call('HSET', key, unpack(fields))
+          put('HSET', key, unpack(fields))
         elseif take ~= 0 then
           if allowance_changed then
             if limit_field then
-              call('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text, limit_field, limit_after)
+              put('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text, limit_field, limit_after)
             else
-              call('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text)
+              put('HSET', key, consumed_field, after, 'a:' .. period_text, allowance_text)
             end
           elseif limit_field then
-            call('HSET', key, consumed_field, after, limit_field, limit_after)
+            put('HSET', key, consumed_field, after, limit_field, limit_after)
           else
-            call('HSET', key, consumed_field, after)
+            put('HSET', key, consumed_field, after)
           end
         elseif allowance_changed then
-          call('HSET', key, 'a:' .. period_text, allowance_text)
+          put('HSET', key, 'a:' .. period_text, allowance_text)
         end
         drawn = drawn .. ',[' .. consumed_text .. ',' .. after .. ',' .. carry_text .. ',' .. total_text .. ','
           .. limit_before .. ',' .. limit_after .. ',false,' .. entered_reply .. ']'
@@ -456,14 +455,42 @@ local function draw(keys, args)
   end
   local remaining_text
   if remaining == quantity then
-    remaining_text = args[1]
+    remaining_text = quantity_text
   elseif remaining == 0 then
     remaining_text = '0'
   else
     remaining_text = format('%d', remaining)
   end
-  local reply = '[0,' .. remaining_text .. drawn .. ']'
-  call('SET', keys[1], reply, 'EX', args[2])
+  return '[0,' .. remaining_text .. drawn .. ']', remaining
+end
+
+local function nothing() end
+
+local function draw(keys, args)
+  local stored = redis.call('GET', keys[1])
+  if stored then
+    if string.byte(stored, 1) ~= 91 then
+      return '[1,' .. stored .. ']' -- stored by the kernel before the JSON reply; the client reads both
+    end
+    return '[1' .. string.sub(stored, 3)
+  end
+  local quantity_text = args[1]
+  if string.byte(quantity_text, 1) == 61 then
+    -- '=': whole or nothing.  A dry run first; if the counters cannot take the whole quantity, nothing is
+    -- written (no counter, no stored result) and the reply is [2, what would be left].
+    quantity_text = string.sub(quantity_text, 2)
+    local dry, left = run(keys, args, quantity_text, nothing)
+    if type(dry) ~= 'string' then
+      return dry -- an error reply
+    end
+    if left ~= 0 then
+      return '[2,' .. string.format('%d', left) .. ']'
+    end
+  end
+  local reply = run(keys, args, quantity_text, redis.call)
+  if type(reply) == 'string' then
+    redis.call('SET', keys[1], reply, 'EX', args[2])
+  end
   return reply
 end
 
@@ -519,7 +546,19 @@ local function adjust(keys, args)
   return args[5]
 end
 
+--[[
+rater_release(KEYS[1] claim key, ARGV[1] fingerprint): delete the record id's claim if it still holds this
+  fingerprint (the record drew nothing and became a rating exception: it leaves no key).  1 if deleted.
+]]
+local function release(keys, args)
+  if redis.call('GET', keys[1]) == args[1] then
+    return redis.call('DEL', keys[1])
+  end
+  return 0
+end
+
 redis.register_function('rater_draw', draw)
+redis.register_function('rater_release', release)
 redis.register_function('rater_mark', mark)
 redis.register_function('rater_settle', settle)
 redis.register_function('rater_adjust', adjust)

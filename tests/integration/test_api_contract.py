@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import schemathesis
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from openapi_spec_validator import validate
 from redis.asyncio import Redis
 from schemathesis.core.result import Ok
@@ -212,6 +212,9 @@ def _fuzz(strategy: Any, base_url: str, headers: dict[str, str], excluded: list[
     @given(case=strategy)
     @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def call(case: schemathesis.Case[Any]) -> None:
+        # A negative case that "adds" a query parameter with an empty list sends nothing of it: the request is
+        # a valid one, and its 200 is no acceptance of invalid data (seen: {'history': 0, '': []}).
+        assume(not any(value == [] for value in (case.query or {}).values()))
         response = case.call_and_validate(base_url=base_url, headers=headers, excluded_checks=excluded)
         seen.add(response.status_code)
 

@@ -170,10 +170,10 @@ class _Refusing(MemoryStore):
         super().__init__()
         self.refused = refused
 
-    def draw(self, record_key: str, quantity: int, counters: Any) -> Any:
+    def draw(self, record_key: str, quantity: int, counters: Any, whole: bool = False) -> Any:
         if record_key.endswith(f":record:{self.refused}"):
-            raise DrawRefused(0, "a counter would pass 2^53 - 1")
-        return super().draw(record_key, quantity, counters)
+            raise DrawRefused(0, "the kernel refused it")
+        return super().draw(record_key, quantity, counters, whole)
 
 
 def test_a_draw_the_store_refuses_is_that_records_exception(tmp_path: Path) -> None:
@@ -225,3 +225,40 @@ def test_offline_rating_turns_every_line_into_one_outcome_and_exits_zero(tmp_pat
     ]
     assert (summary["records"], summary["rated"], summary["total_amount"]) == (7, 2, "0.12")
     assert summary["exceptions"] == {"invalid_record": 5}
+
+
+E04_NO_PLAN = Path(__file__).resolve().parents[2] / "examples" / "E04-overflow-no-rate-plan"
+
+
+def test_a_record_without_a_rate_draws_whole_or_not_at_all() -> None:
+    """Q6 with E4's catalog (a free 10 GB bucket, no rate plan anywhere): 4 GB fits the bucket, so the
+    missing rate prices nothing and the record is rated at $0 (0 -> 4 GB).  12.5 GB would overflow by
+    6.5 GB with nothing to price it: rate_plan_not_defined, and the record writes nothing (the bucket stays
+    at 4 GB, no stored draw, no claim).  A 6 GB record then still fits exactly (4 -> 10 GB), $0."""
+    from rater.offline import load_folder
+
+    catalog, subscriptions = load_folder(E04_NO_PLAN)
+    rater = Rater(catalog, subscriptions)
+    inner = MemoryStore()
+    store = AsyncMemoryStore(inner)
+
+    def data(record_id: str, gb: str) -> dict[str, Any]:
+        return usage(
+            record_id=record_id, usage_identifier="+15195550404", usage_class="DATA", quantity=gb, unit="GB",
+            event_time="2026-03-15T12:00:00Z",
+        )  # fmt: skip
+
+    out = _rate(rater, store, data("fits", "4"), data("over", "12.5"), data("rest", "6"))
+    assert [(record_id, getattr(o, "type", "rated")) for record_id, o in out] == [
+        ("fits", "rated"),
+        ("over", "rate_plan_not_defined"),
+        ("rest", "rated"),
+    ]
+    fits, rest = out[0][1], out[2][1]
+    assert isinstance(fits, RatedCharge)
+    assert isinstance(rest, RatedCharge)
+    assert (fits.total_amount, fits.draws[0].before, fits.draws[0].after) == (Decimal(0), 0, 4 * 10**9)
+    assert (rest.draws[0].before, rest.draws[0].after) == (4 * 10**9, 10 * 10**9)
+    assert not any(key.endswith(":record:over") for key in inner.results)
+    assert "over" not in inner.claims
+    assert sorted(inner.claims) == ["fits", "rest"]
