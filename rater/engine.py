@@ -57,6 +57,14 @@ from rater.units import BASE_UNIT, MONEY_SCALE, UnitError, UnitType, unit_size
 #: The unit a record's quantity is in when it names none (the usual mediation units).
 DEFAULT_RECORD_UNIT = {UnitType.TIME: "s", UnitType.DATA: "B", UnitType.COUNT: "event"}
 
+#: The most occurrences of a repeating last tier (R19a) one record may reach in one bucket.  Each occurrence is
+#: a flat charge line, a tier part and a crossing (in the rated charge and on its own), so the bound keeps a
+#: record's outputs, and the work of pricing it, small: 500 occurrences is a rated charge of about 380 KB,
+#: under the default RATER_MAX_EVENT_BYTES.  A record that could reach more (its billable quantity over 500
+#: times the last tier's size: 250 GB on 500 MB blocks) is refused before its draw, the same whatever the
+#: counters hold.
+MAX_TIER_OCCURRENCES = 500
+
 
 def record_quantity(record: UsageRecord, usage_class: UsageClass) -> int:
     """The record's quantity in whole base units of its class (R3).
@@ -293,6 +301,16 @@ class Rater:
         billable = billable_quantity(match.rounding if match else None, quantity)
         if billable >= UNLIMITED:
             raise InvalidRecord(f"quantity {quantity} rounds to {billable} base units, not below 2^53 - 1")
+        for candidate in resolution.units:
+            tiers = candidate.tiers
+            if tiers.repeats and tiers.sizes and tiers.sizes[-1] > 0:
+                reach = billable // tiers.sizes[-1]
+                if reach > MAX_TIER_OCCURRENCES:
+                    raise InvalidRecord(
+                        f"quantity {billable} base units could reach {reach} repeats of the last tier of bucket "
+                        f"{candidate.instance.id!r} ({tiers.sizes[-1]} each), more than {MAX_TIER_OCCURRENCES} "
+                        f"in one record"
+                    )
         return Prepared(
             record=record,
             owner=owner,

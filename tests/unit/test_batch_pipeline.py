@@ -262,3 +262,34 @@ def test_a_record_without_a_rate_draws_whole_or_not_at_all() -> None:
     assert not any(key.endswith(":record:over") for key in inner.results)
     assert "over" not in inner.claims
     assert sorted(inner.claims) == ["fits", "rest"]
+
+
+E03 = Path(__file__).resolve().parents[2] / "examples" / "E03-last-tier-repeats-1700-mb"
+
+
+def test_a_record_may_reach_at_most_500_occurrences_of_a_repeating_tier() -> None:
+    """R19a with E3's bucket (T1 500 MB free, T2 500 MB at $5.00, T2 repeats): 250,000 MB reaches 500
+    occurrences (250,000 / 500: T1, T2 and 498 repeats), the most one record may (MAX_TIER_OCCURRENCES): 499
+    flat charges of $5.00 = $2,495.00, in a rated charge under the default RATER_MAX_EVENT_BYTES.  250,500 MB
+    could reach 501: an invalid_record before any draw, whatever the counter holds."""
+    from rater.offline import load_folder
+
+    catalog, subscriptions = load_folder(E03)
+    inner = MemoryStore()
+
+    def data(record_id: str, mb: str) -> dict[str, Any]:
+        return usage(
+            record_id=record_id, usage_identifier="+15195550301", usage_class="DATA", quantity=mb, unit="MB",
+            event_time="2026-03-10T09:00:00Z",
+        )  # fmt: skip
+
+    (_, most), (_, over) = _rate(
+        Rater(catalog, subscriptions), AsyncMemoryStore(inner), data("most", "250000"), data("over", "250500")
+    )
+    assert isinstance(most, RatedCharge)
+    assert most.total_amount == Decimal("2495.00")
+    assert len([line for line in most.charges if line.type == "flat_charge"]) == 499
+    assert len(orjson.dumps(most.to_dict())) < 512 * 1024  # under RATER_MAX_EVENT_BYTES
+    assert isinstance(over, RatingExceptionEvent)
+    assert (over.type, "more than 500" in over.message) == ("invalid_record", True)
+    assert not any(key.endswith(":record:over") for key in inner.results)
