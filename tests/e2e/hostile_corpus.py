@@ -477,6 +477,8 @@ def _kinds() -> list[Kind]:
         k("quantity-2^64-1-number", 1, "quantity 2^64 - 1, a JSON number", i, _quantity(2**64 - 1)),
         k("quantity-2^64-text", 1, "quantity 2^64, a string", i, _quantity(str(2**64))),
         k("quantity-2^53-number", 1, "quantity 2^53, a JSON number", i, _quantity(two53)),
+        k("quantity-2^53-text", 1, "quantity 2^53, a string", i, _quantity(str(two53))),
+        k("quantity-2^53+1-number", 1, "quantity 2^53 + 1, a JSON number", i, _quantity(two53 + 1)),
         k("quantity-2^53+1-text", 1, "quantity 2^53 + 1, a string", i, _quantity(str(two53 + 1))),
         k("quantity-2^53-1-number", 1, "quantity 2^53 - 1, a JSON number", None, _quantity(two53 - 1)),
         k("quantity-2^53-1-text", 1, "quantity 2^53 - 1, a string", None, _quantity(str(two53 - 1))),
