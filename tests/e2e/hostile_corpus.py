@@ -108,6 +108,8 @@ class Made:
 
 @dataclass(frozen=True, slots=True)
 class Kind:
+    """A named kind of hostile message and what the stream must make of it."""
+
     name: str
     finding: int | None
     """The issue's finding (1-3) this kind is named in, ``None`` for the rest of the repertoire."""
@@ -224,11 +226,11 @@ def _raw(text: bytes, body: Any = None) -> Made:
     return Made(text, _key(body))
 
 
-def _spoil(name: str, value: Any, usage_class: str = "SMS") -> Callable[[_Maker, int], Made]:
-    """A record with field ``name`` set to ``value`` (removed when ``value`` is :data:`_MISSING`)."""
+def _spoil(name: str, value: Any) -> Callable[[_Maker, int], Made]:
+    """An SMS record with field ``name`` set to ``value`` (removed when ``value`` is :data:`_MISSING`)."""
 
     def make(m: _Maker, n: int) -> Made:
-        body = m.base(n, usage_class)
+        body = m.base(n)
         if value is _MISSING:
             del body[name]
         else:
@@ -238,11 +240,11 @@ def _spoil(name: str, value: Any, usage_class: str = "SMS") -> Callable[[_Maker,
     return make
 
 
-def _spliced(name: str, text: bytes, usage_class: str = "SMS") -> Callable[[_Maker, int], Made]:
+def _spliced(name: str, text: bytes) -> Callable[[_Maker, int], Made]:
     """A record whose field ``name`` is the raw JSON ``text`` (numbers orjson would not write, bad bytes)."""
 
     def make(m: _Maker, n: int) -> Made:
-        body = m.base(n, usage_class)
+        body = m.base(n)
         body[name] = "@@"
         data = orjson.dumps(body).replace(b'"@@"', text)
         return _raw(data, body)
@@ -445,8 +447,8 @@ def _control(body: dict[str, Any]) -> Callable[[_Maker, int], Made]:
     return lambda m, n: _raw(orjson.dumps(body))
 
 
-def _quantity(value: Any, usage_class: str = "SMS") -> Callable[[_Maker, int], Made]:
-    return _spoil("quantity", value, usage_class)
+def _quantity(value: Any) -> Callable[[_Maker, int], Made]:
+    return _spoil("quantity", value)
 
 
 def _time(value: Any) -> Callable[[_Maker, int], Made]:
@@ -454,21 +456,19 @@ def _time(value: Any) -> Callable[[_Maker, int], Made]:
 
 
 def _kinds() -> list[Kind]:
-    i, e, nm = frozenset({INVALID}), frozenset({EXCEPTION}), frozenset({NO_MATCH})
-    rated = frozenset({RATED})
+    i, e, nm, tm = frozenset({INVALID}), frozenset({EXCEPTION}), frozenset({NO_MATCH}), frozenset({TIME_MISMATCH})
+    i_nm, dup, rated = frozenset({INVALID, NO_MATCH}), frozenset({DUPLICATE}), frozenset({RATED})
     two53 = 2**53
     k = Kind
+
+    def tail(name: str, finding: int | None, what: str, body: dict[str, Any]) -> Kind:
+        """A control message: unsigned, so an ``invalid_record`` exception on the usage topic."""
+        return Kind(name, finding, what, i, _control(body), 6, "tail")
+
     return [
         # -- finding 1: quantities ---------------------------------------------------------------------------
         k("quantity-1e999999999-text", 1, 'quantity "1e999999999"', i, _quantity("1e999999999")),
-        k(
-            "quantity-1e999999-text",
-            1,
-            'quantity "1e999999" (8 bytes; a million digits as an integer)',
-            i,
-            _quantity("1e999999"),
-            1,
-        ),
+        k("quantity-1e600000-text", 1, 'quantity "1e600000" (8 bytes, 600,001 digits)', i, _quantity("1e600000"), 1),
         k("quantity-1e309-text", 1, 'quantity "1e309"', i, _quantity("1e309")),
         k("quantity-1e309-number", 1, "quantity 1e309, a JSON number", i, _spliced("quantity", b"1e309")),
         k("quantity-10^30-number", 1, "quantity 10^30, a JSON number", i, _spliced("quantity", str(10**30).encode())),
@@ -511,72 +511,43 @@ def _kinds() -> list[Kind]:
         k("time-offset-out-of-range", None, "event_time offset +25:00", i, _time("2026-03-10T10:00:00+25:00")),
         k("time-leap-second", None, "event_time 23:59:60Z", i, _time("2026-03-31T23:59:60Z")),
         # -- finding 1: control messages (last, each followed by a valid record) ------------------------------
-        k(
+        tail(
             "tick-year-9999",
             1,
             "tick at 9999-12-31T23:00:00-05:00, unsigned",
-            i,
-            _control({"control": "tick", "time": "9999-12-31T23:00:00-05:00"}),
-            6,
-            "tail",
+            {"control": "tick", "time": "9999-12-31T23:00:00-05:00"},
         ),
-        k(
+        tail(
             "tick-year-1",
             1,
             "tick at 0001-01-01T00:30:00+01:00, unsigned",
-            i,
-            _control({"control": "tick", "time": "0001-01-01T00:30:00+01:00"}),
-            6,
-            "tail",
+            {"control": "tick", "time": "0001-01-01T00:30:00+01:00"},
         ),
-        k(
+        tail(
             "tick-unsigned",
             1,
             "tick at 2026-04-01T00:00:00Z, unsigned",
-            i,
-            _control({"control": "tick", "time": "2026-04-01T00:00:00Z"}),
-            6,
-            "tail",
+            {"control": "tick", "time": "2026-04-01T00:00:00Z"},
         ),
-        k(
+        tail(
             "tick-bad-signature",
             1,
             "tick with a signature made with another key",
-            i,
-            _control({"control": "tick", "time": "2026-04-02T00:00:00Z", "signature": "9f" * 32, "hmac": "9f" * 32}),
-            6,
-            "tail",
+            {"control": "tick", "time": "2026-04-02T00:00:00Z", "signature": "9f" * 32, "hmac": "9f" * 32},
         ),
-        k(
-            "tick-no-offset",
-            1,
-            "tick at a time without an offset",
-            i,
-            _control({"control": "tick", "time": "2026-04-03T00:00:00"}),
-            6,
-            "tail",
+        tail(
+            "tick-no-offset", 1, "tick at a time without an offset", {"control": "tick", "time": "2026-04-03T00:00:00"}
         ),
-        k("tick-not-iso", 1, "tick at 'tomorrow'", i, _control({"control": "tick", "time": "tomorrow"}), 6, "tail"),
-        k("tick-no-time", 1, "tick without a time", i, _control({"control": "tick"}), 6, "tail"),
-        k(
-            "tick-time-number",
-            1,
-            "tick with a number for a time",
-            i,
-            _control({"control": "tick", "time": 1775000000}),
-            6,
-            "tail",
-        ),
-        k("control-unknown", None, "control 'shutdown'", i, _control({"control": "shutdown"}), 6, "tail"),
-        k("control-null", None, "control null", i, _control({"control": None}), 6, "tail"),
-        k(
+        tail("tick-not-iso", 1, "tick at 'tomorrow'", {"control": "tick", "time": "tomorrow"}),
+        tail("tick-no-time", 1, "tick without a time", {"control": "tick"}),
+        tail("tick-time-number", 1, "tick with a number for a time", {"control": "tick", "time": 1775000000}),
+        tail("control-unknown", None, "control 'shutdown'", {"control": "shutdown"}),
+        tail("control-null", None, "control null", {"control": None}),
+        tail(
             "control-cancel",
             None,
             "cancel of an unknown account-service on the usage topic",
-            i,
-            _control({"control": "cancel", "account_service": "NOPE", "cancel": "2026-03-10"}),
-            6,
-            "tail",
+            {"control": "cancel", "account_service": "NOPE", "cancel": "2026-03-10"},
         ),
         # -- finding 2: oversized echoed fields ----------------------------------------------------------------
         k("big-record-id", 2, "a 600 KB record id", i, _id_text("r" * BIG + "-{n}"), 2),
@@ -584,7 +555,7 @@ def _kinds() -> list[Kind]:
             "big-usage-identifier",
             2,
             "a 600 KB usage identifier",
-            frozenset({INVALID, NO_MATCH}),
+            i_nm,
             _spoil("usage_identifier", "+1" + "5" * BIG),
             2,
         ),
@@ -593,7 +564,7 @@ def _kinds() -> list[Kind]:
         k("big-usage-class", 2, "a 600 KB usage class", i, _spoil("usage_class", "C" * BIG), 2),
         k("big-unit", 2, "a 600 KB unit", i, _spoil("unit", "u" * BIG), 2),
         k("big-event-time", 2, "a 600 KB event time", i, _time("2026-03-10T10:00:00Z" + "0" * BIG), 2),
-        k("big-quantity-text", 2, "a 600,000-digit quantity string", i, _quantity("1" * BIG), 2),
+        k("big-quantity-text", 2, "a 600,000-digit quantity string", i, _quantity("1" * BIG), 1),
         k("big-destination", 2, "a 600 KB terminating identifier on a call", None, _voice("big-destination"), 2),
         k(
             "big-unknown-field",
@@ -605,20 +576,8 @@ def _kinds() -> list[Kind]:
         ),
         # -- finding 3: record ids seen before ----------------------------------------------------------------
         k("resend-exact", 3, "a valid record again, byte for byte", None, _resend_valid),
-        k(
-            "resend-other-content",
-            3,
-            "a valid record's id with another quantity",
-            frozenset({DUPLICATE}),
-            _same_id_other_content,
-        ),
-        k(
-            "resend-other-account",
-            3,
-            "a valid record's id on another account's line",
-            frozenset({DUPLICATE}),
-            _same_id_other_account,
-        ),
+        k("resend-other-content", 3, "a valid record's id with another quantity", dup, _same_id_other_content),
+        k("resend-other-account", 3, "a valid record's id on another account's line", dup, _same_id_other_account),
         k(
             "resend-invalid-exact",
             3,
@@ -678,7 +637,7 @@ def _kinds() -> list[Kind]:
             "usage-identifier-number",
             None,
             "usage_identifier a JSON number",
-            frozenset({INVALID, NO_MATCH}),
+            i_nm,
             _spoil("usage_identifier", 15125550100),
         ),
         k("usage-identifier-object", None, "usage_identifier an object", i, _spoil("usage_identifier", {"a": 1})),
@@ -697,18 +656,12 @@ def _kinds() -> list[Kind]:
         # -- the catalog and subscriptions do not know it ------------------------------------------------------
         k("unknown-usage-class", None, "usage_class MMS (not in the catalog)", i, _spoil("usage_class", "MMS")),
         k("unknown-usage-identifier", None, "a usage identifier nobody holds", nm, _unknown_uid),
-        k(
-            "uid-after-window",
-            None,
-            "a renumbered line's old number after its end (R2)",
-            frozenset({TIME_MISMATCH}),
-            _after_window,
-        ),
+        k("uid-after-window", None, "a renumbered line's old number after its end (R2)", tm, _after_window),
         k(
             "uid-before-window",
             None,
             "a line's number in 2020, before its start (R2)",
-            frozenset({TIME_MISMATCH}),
+            tm,
             _time("2020-01-15T12:00:00Z"),
         ),
         k("unit-wrong-type", None, "an SMS in GB", i, _spoil("unit", "GB")),
@@ -728,7 +681,7 @@ def _kinds() -> list[Kind]:
             "chars-control-escaped-uid",
             None,
             "a usage identifier of escaped control characters",
-            frozenset({INVALID, NO_MATCH}),
+            i_nm,
             _uid_text("+1\u0001\u0002{n}"),
         ),
         k("chars-raw-control", None, "a raw control character inside a string", i, _id_text("raw-\x01-{n}")),
