@@ -181,9 +181,9 @@ def run_corpus(corpus: Corpus, kafka_bootstrap: str, redis_url: str, tmp_path: P
             problems.add("stream", f"the worker exited (code {worker.poll()}): {stream.worker_logs()[-1500:]}")
     finally:
         stream.stop_workers()
-    outcomes = _judge_stream(corpus, stream.topic("usage"), run, offline, problems)
+    rated = _judge_stream(corpus, stream.topic("usage"), run, offline, problems)
     with redis.Redis.from_url(redis_url) as client:
-        _judge_state(corpus, folder, outcomes, client, stream.env["RATER_APP_ID"], problems)
+        _judge_state(corpus, folder, rated, client, stream.env["RATER_APP_ID"], problems)
     return problems
 
 
@@ -372,7 +372,8 @@ def _answers(
     return answers
 
 
-def _judge_stream(corpus: Corpus, usage: str, run: StreamRun, offline: Outcomes, problems: Problems) -> Outcomes:
+def _judge_stream(corpus: Corpus, usage: str, run: StreamRun, offline: Outcomes, problems: Problems) -> list[int]:
+    """Points 1-4 and 6 of the module docstring; return the indexes of the messages the stream rated."""
     messages = corpus.messages
     bodies: list[dict[str, Any]] = []
     for event_id, copies in run.arrivals.items():
@@ -407,7 +408,11 @@ def _judge_stream(corpus: Corpus, usage: str, run: StreamRun, offline: Outcomes,
         if message.in_file:
             _same_offline(message, index, body, fallback[index], offline, offline_answers, offline_fallback, problems)
     _judge_stalls(corpus, run, answers, problems)
-    return stream
+    return [
+        index
+        for index, answer in sorted(answers.items())
+        if answer.resend_of is None and any(stream.events[event]["schema"] == "rated-charge/1" for event in answer.own)
+    ]
 
 
 def _expect(message: Message, conflict: bool, body: dict[str, Any], problems: Problems) -> None:
@@ -483,23 +488,16 @@ def _judge_stalls(corpus: Corpus, run: StreamRun, answers: dict[int, Answer], pr
 
 
 def _judge_state(
-    corpus: Corpus, folder: Path, stream: Outcomes, client: redis.Redis, app_id: str, problems: Problems
+    corpus: Corpus, folder: Path, rated: list[int], client: redis.Redis, app_id: str, problems: Problems
 ) -> None:
-    """Redis after the stream equals the memory store of rating only what the stream rated (point 5)."""
+    """Redis after the stream equals the memory store of rating only the messages the stream rated, in
+    their order (point 5)."""
     catalog, subscriptions = load_folder(folder)
     rater = Rater(catalog, subscriptions)
     store = rater.store
     assert isinstance(store, MemoryStore)
-    rated = [
-        message.value
-        for message in corpus.messages
-        if message.value is not None
-        and any(
-            stream.events[event]["schema"] == "rated-charge/1"
-            for event in stream.by_record.get(message.record_id or "", [])
-        )
-    ]
-    for _ in rate_lines(rater, iter(rated), Summary(default_currency=catalog.owner.currency), "replay"):
+    values = [corpus.messages[index].value or b"" for index in rated]
+    for _ in rate_lines(rater, iter(values), Summary(default_currency=catalog.owner.currency), "replay"):
         pass
     config = f"rater:{{config:{app_id}}}:"
     records: set[str] = set()
