@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -775,3 +776,17 @@ def build(valid: int = 10_000, seed: int = 2026, kinds: list[Kind] | None = None
     for control, record in zip(tail, tail_valid, strict=True):
         messages += [control, Message(VALID, record.body, record.key, True, None)]
     return Corpus(scenario, messages, list(kinds))
+
+
+def describe() -> str:
+    """One line per kind: name, the issue's finding, how many messages, what the stream must make of it."""
+    lines = []
+    for kind in KINDS:
+        expect = "as offline" if kind.expect is None else " or ".join(sorted(kind.expect))
+        finding = f"finding {kind.finding}" if kind.finding else "repertoire"
+        lines.append(f"{kind.name} ({finding}, {kind.count}x, {kind.place}): {kind.what} -> {expect}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m tests.e2e.hostile_corpus: the kinds, for a closing note
+    sys.stdout.write(describe() + "\n")
