@@ -79,6 +79,7 @@ IDLE = 20.0
 STARTUP = 60.0
 """Seconds the first chunk may wait for the worker to start and answer."""
 OFFLINE_TIMEOUT = 180.0
+"""Seconds ``rater rate`` may take over the corpus (about 10 s when no record costs more than its share)."""
 CONTROL_KEY = "hostile-corpus-control-key"
 """``RATER_CONTROL_KEY`` of the worker: no control message of the corpus is signed with it."""
 SCHEMAS = {"rated-charge/1", "rating-exception/1"}
