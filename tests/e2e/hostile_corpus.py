@@ -7,8 +7,9 @@ stop the stream" and the rest of a hostile producer's repertoire:
 
 1. quantities and times no rater can hold: ``"1e999999999"``, ``1e309``, ``10^30``, ``>= 2^64``, ``2^53``
    and either side of it, negative, NaN and Infinity text, booleans, objects, arrays; event times near year 1
-   or 9999, without an offset, not ISO 8601; tick control messages with such times, unsigned or badly
-   signed (ticks on the usage topic are honoured only when signed with ``RATER_CONTROL_KEY``);
+   or 9999, without an offset, not ISO 8601; tick control messages with such times, unsigned, badly
+   signed, or signed with the workers' key (``RATER_CONTROL_KEY``, streams/control.py) and a time no
+   worker may honour;
 2. fields echoed into the outputs that make them too large for the broker: a 600 KB record id, a 600 KB
    usage identifier, an 800 KB invalid-UTF-8 body (each message under the broker's 1 MB limit);
 3. record ids seen before: an exact resend (its outcome is re-emitted, byte for byte), the same id with
@@ -38,8 +39,10 @@ from typing import Any
 
 import orjson
 
+from streams.control import sign
 from streams.demo_data import PERIOD_END, PERIOD_START, DemoRecord, Line, Scenario, build_scenario, generate_usage
 from streams.demo_data import write_folder as write_demo_folder
+from tests.e2e._stream import CONTROL_KEY
 
 VALID = "valid"
 """The kind of a valid record of the demo's usage."""
@@ -463,7 +466,8 @@ def _kinds() -> list[Kind]:
     k = Kind
 
     def tail(name: str, finding: int | None, what: str, body: dict[str, Any]) -> Kind:
-        """A control message: unsigned, so an ``invalid_record`` exception on the usage topic."""
+        """A control message the worker refuses (unsigned, badly signed, or signed with a time or kind it cannot
+        honour): an ``invalid_record`` exception on the usage topic."""
         return Kind(name, finding, what, i, _control(body), 6, "tail")
 
     return [
@@ -533,8 +537,44 @@ def _kinds() -> list[Kind]:
         tail(
             "tick-bad-signature",
             1,
-            "tick with a signature made with another key",
-            {"control": "tick", "time": "2026-04-02T00:00:00Z", "signature": "9f" * 32, "hmac": "9f" * 32},
+            "tick signed with another key",
+            sign({"control": "tick", "time": "2026-04-02T00:00:00Z"}, "another-key"),
+        ),
+        tail(
+            "tick-signature-of-another-tick",
+            1,
+            "a signed tick whose time was changed after signing",
+            {**sign({"control": "tick", "time": "2026-04-02T00:00:00Z"}, CONTROL_KEY), "time": "2026-04-20T00:00:00Z"},
+        ),
+        tail(
+            "tick-signed-year-9999",
+            1,
+            "tick at 9999-12-31T23:00:00-05:00, signed",
+            sign({"control": "tick", "time": "9999-12-31T23:00:00-05:00"}, CONTROL_KEY),
+        ),
+        tail(
+            "tick-signed-year-1",
+            1,
+            "tick at 0001-01-01T00:30:00+01:00, signed",
+            sign({"control": "tick", "time": "0001-01-01T00:30:00+01:00"}, CONTROL_KEY),
+        ),
+        tail(
+            "tick-signed-far-future",
+            1,
+            "tick at 2099-01-01, signed: far outside the window of event times",
+            sign({"control": "tick", "time": "2099-01-01T00:00:00Z"}, CONTROL_KEY),
+        ),
+        tail(
+            "tick-signed-not-iso",
+            1,
+            "tick at 'tomorrow', signed",
+            sign({"control": "tick", "time": "tomorrow"}, CONTROL_KEY),
+        ),
+        tail(
+            "control-signed-unknown",
+            None,
+            "control 'shutdown', signed",
+            sign({"control": "shutdown"}, CONTROL_KEY),
         ),
         tail(
             "tick-no-offset", 1, "tick at a time without an offset", {"control": "tick", "time": "2026-04-03T00:00:00"}
@@ -622,6 +662,13 @@ def _kinds() -> list[Kind]:
         k("kafka-null-value", None, "a message with a null value (a tombstone)", i, _kafka_value(None), place="kafka"),
         k("kafka-multiline", None, "a record spread over lines", nm, _pretty, place="kafka"),
         k("kafka-null-key", None, "a valid record with a null key", rated, _null_key),
+        k(
+            "record-with-control-field",
+            None,
+            'a valid record with "control": "tick" in it',
+            rated,
+            _spoil("control", "tick"),
+        ),
         # -- required fields missing or of the wrong type ----------------------------------------------------
         k("missing-record-id", None, "no record_id", i, _spoil("record_id", _MISSING)),
         k("missing-usage-identifier", None, "no usage_identifier", i, _spoil("usage_identifier", _MISSING)),

@@ -29,8 +29,13 @@ test's clock), and judged message by message:
    records' outcomes (with their fallback ids, ``usage.jsonl:<line>`` offline, matched), control lines
    excepted: offline may honour a tick (no outcome) or refuse it (one exception);
 5. no Redis key is written by a record that became an exception: the state store after the stream (every
-   counter hash with its fields, every stored draw result ``rater:{root}:record:<id>``) equals, key for key,
-   the memory store of an in-process rating of only the messages the stream rated, in their order;
+   counter hash with its fields, every stored draw result ``rater:{root}:record:<id>``, every record id's
+   claim ``rater:claim:<id>``) equals, key for key and value for value, the memory store of an in-process
+   rating of only the messages whose records drew, in their order: the rated ones, and the pricing
+   exceptions (:data:`AFTER_DRAW`).  A missing rate is an exception only when the overflow has to be priced,
+   after the draw (Q6), and that draw is kept so that reprocessing the record prices it without drawing
+   twice (R31; README, reprocessing); such a record must have written exactly its draw and claim, and every
+   other exception nothing;
 6. a partition never stalls: the message behind each hostile one has its outcome within
    :data:`STALL_LIMIT` seconds of being produced (the producer is paced below the worker's pace, so a
    healthy worker answers in well under a second).
@@ -41,7 +46,8 @@ All problems are gathered per kind before the one assertion, so a failure lists 
 from __future__ import annotations
 
 import asyncio
-import os
+import base64
+import hashlib
 import subprocess
 import sys
 from collections import defaultdict
@@ -55,6 +61,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rater.engine import Rater
+from rater.keys import claim_key
 from rater.offline import Summary, load_folder, rate_lines
 from rater.state import MemoryStore
 from streams.app import EXCEPTIONS, RATED
@@ -80,8 +87,8 @@ STARTUP = 60.0
 """Seconds the first chunk may wait for the worker to start and answer."""
 OFFLINE_TIMEOUT = 180.0
 """Seconds ``rater rate`` may take over the corpus (about 10 s when no record costs more than its share)."""
-CONTROL_KEY = "hostile-corpus-control-key"
-"""``RATER_CONTROL_KEY`` of the worker: no control message of the corpus is signed with it."""
+AFTER_DRAW = {"rate_not_found", "rate_group_not_found", "rate_plan_not_defined"}
+"""Exception types raised while pricing a record's overflow, after its draw (Q6): the draw is kept (R31)."""
 SCHEMAS = {"rated-charge/1", "rating-exception/1"}
 """The outcome events (tier crossings and notifications are not outcomes)."""
 
@@ -172,7 +179,7 @@ def run_corpus(corpus: Corpus, kafka_bootstrap: str, redis_url: str, tmp_path: P
         redis_url,
         folder,
         tmp_path,
-        settings={"RATER_TICK_INTERVAL": "0", "RATER_CONTROL_KEY": CONTROL_KEY},
+        settings={"RATER_TICK_INTERVAL": "0"},
     )
     stream.create_topics()
     worker = stream.start_worker()
@@ -182,9 +189,9 @@ def run_corpus(corpus: Corpus, kafka_bootstrap: str, redis_url: str, tmp_path: P
             problems.add("stream", f"the worker exited (code {worker.poll()}): {stream.worker_logs()[-1500:]}")
     finally:
         stream.stop_workers()
-    rated = _judge_stream(corpus, stream.topic("usage"), run, offline, problems)
+    drew = _judge_stream(corpus, stream.topic("usage"), run, offline, problems)
     with redis.Redis.from_url(redis_url) as client:
-        _judge_state(corpus, folder, rated, client, stream.env["RATER_APP_ID"], problems)
+        _judge_state(corpus, folder, drew, client, stream.env["RATER_APP_ID"], problems)
     return problems
 
 
@@ -198,7 +205,6 @@ def _rate_offline(folder: Path, tmp_path: Path, problems: Problems) -> Outcomes:
         done = subprocess.run(
             [sys.executable, "-m", "streams.cli", "rate", str(folder), "-o", str(out)],
             cwd=ROOT,
-            env={**os.environ, "RATER_CONTROL_KEY": CONTROL_KEY},
             capture_output=True,
             timeout=OFFLINE_TIMEOUT,
             check=False,
@@ -374,7 +380,7 @@ def _answers(
 
 
 def _judge_stream(corpus: Corpus, usage: str, run: StreamRun, offline: Outcomes, problems: Problems) -> list[int]:
-    """Points 1-4 and 6 of the module docstring; return the indexes of the messages the stream rated."""
+    """Points 1-4 and 6 of the module docstring; return the indexes of the messages whose records drew."""
     messages = corpus.messages
     bodies: list[dict[str, Any]] = []
     for event_id, copies in run.arrivals.items():
@@ -412,8 +418,13 @@ def _judge_stream(corpus: Corpus, usage: str, run: StreamRun, offline: Outcomes,
     return [
         index
         for index, answer in sorted(answers.items())
-        if answer.resend_of is None and any(stream.events[event]["schema"] == "rated-charge/1" for event in answer.own)
+        if answer.resend_of is None and any(_drew(stream.events[event]) for event in answer.own)
     ]
+
+
+def _drew(body: dict[str, Any]) -> bool:
+    """The outcome of a record that drew: a rated charge, or an exception raised after the draw."""
+    return body["schema"] == "rated-charge/1" or body.get("type") in AFTER_DRAW
 
 
 def _expect(message: Message, conflict: bool, body: dict[str, Any], problems: Problems) -> None:
@@ -451,13 +462,43 @@ def _same_offline(
         orjson.dumps(offline.events[answer.own[0]]).replace(offline_fallback[index].encode(), b"<fallback>")
     )
     actual = orjson.loads(orjson.dumps(body).replace(stream_id.encode(), b"<fallback>"))
-    if actual != expected:
-        differ = [
-            f"{name}: stream {_short(repr(actual.get(name)), 160)} offline {_short(repr(expected.get(name)), 160)}"
-            for name in sorted(set(actual) | set(expected))
-            if actual.get(name) != expected.get(name)
-        ]
+    if actual.get("original_truncated") is True:  # bounded for the broker: checked against the whole record
+        bounded = _bounded_differences(body, expected, message.value or b"", stream_id)
+        actual = {name: value for name, value in actual.items() if name not in BOUNDED}
+        expected = {name: value for name, value in expected.items() if name not in BOUNDED}
+    else:
+        bounded = []
+    differ = bounded + [
+        f"{name}: stream {_short(repr(actual.get(name)), 160)} offline {_short(repr(expected.get(name)), 160)}"
+        for name in sorted(set(actual) | set(expected))
+        if actual.get(name) != expected.get(name)
+    ]
+    if differ:
         problems.add(message.kind, f"stream and rater rate differ on {body['record_id']!r}: {'; '.join(differ)}")
+
+
+BOUNDED = {"original", "original_truncated", "original_size", "original_sha256", "source", "message"}
+"""The fields of a rating exception the stream bounds when its event would be too large for the broker
+(docs/events.md): its original is a prefix with the whole record's size and SHA-256, its message a prefix, and
+it names where the record was read.  ``rater rate`` writes the whole record."""
+
+
+def _bounded_differences(body: dict[str, Any], offline: dict[str, Any], value: bytes, stream_id: str) -> list[str]:
+    """How a bounded exception event fails to stand for the record and for ``rater rate``'s event."""
+    text = str(body.get("original", ""))
+    prefix = base64.b64decode(text) if body.get("original_encoding") == "base64" else text.encode()
+    topic, partition, offset = stream_id.rsplit(":", 2)
+    message, whole = str(body.get("message", "")), str(offline.get("message", ""))
+    checks = {
+        "original is a prefix of the record": value.startswith(prefix) and len(prefix) < len(value),
+        "original_size is the record's": body.get("original_size") == len(value),
+        "original_sha256 is the record's": body.get("original_sha256") == hashlib.sha256(value).hexdigest(),
+        "source is where it was read": body.get("source")
+        == {"topic": topic, "partition": int(partition), "offset": int(offset)},
+        "message is rater rate's or its prefix": message == whole
+        or (message.endswith("…") and whole.startswith(message[:-1])),
+    }
+    return [f"bounded event: not true that {check}" for check, holds in checks.items() if not holds]
 
 
 def _describe(message: Message) -> str:
@@ -489,46 +530,54 @@ def _judge_stalls(corpus: Corpus, run: StreamRun, answers: dict[int, Answer], pr
 
 
 def _judge_state(
-    corpus: Corpus, folder: Path, rated: list[int], client: redis.Redis, app_id: str, problems: Problems
+    corpus: Corpus, folder: Path, drew: list[int], client: redis.Redis, app_id: str, problems: Problems
 ) -> None:
-    """Redis after the stream equals the memory store of rating only the messages the stream rated, in
+    """Redis after the stream equals the memory store of rating only the messages whose records drew, in
     their order (point 5)."""
     catalog, subscriptions = load_folder(folder)
     rater = Rater(catalog, subscriptions)
     store = rater.store
     assert isinstance(store, MemoryStore)
-    values = [corpus.messages[index].value or b"" for index in rated]
+    values = [corpus.messages[index].value or b"" for index in drew]
     for _ in rate_lines(rater, iter(values), Summary(default_currency=catalog.owner.currency), "replay"):
         pass
     config = f"rater:{{config:{app_id}}}:"
     records: set[str] = set()
     hashes: dict[str, dict[str, int | str]] = {}
+    strings: dict[str, str] = {}
     for raw in client.scan_iter(count=1000):
         key = _text(raw)
+        kind = _text(client.type(raw))
         if key.startswith(config):
             continue
         if ":record:" in key:
             records.add(key)
-        elif _text(client.type(raw)) == "hash":
+        elif kind == "hash":
             hashes[key] = {_text(name): _number(value) for name, value in client.hgetall(raw).items()}
+        elif kind == "string":
+            strings[key] = _text(client.get(raw) or b"")
         else:
-            problems.add("state", f"a {_text(client.type(raw))} key no rated record explains: {_short(key, 120)}")
-    expected_hashes: dict[str, dict[str, int | str]] = {
-        key: dict(fields) for key, fields in store.hashes.items() if fields
-    }
+            problems.add("state", f"a {kind} key no rated record explains: {_short(key, 120)}")
     by_id = {message.record_id: message.kind for message in corpus.messages if message.record_id is not None}
+    claims = {claim_key(record_id): fingerprint for record_id, fingerprint in store.claims.items()}
     for key in sorted(records - set(store.results)):
         record_id = key.split(":record:", 1)[1].removesuffix("#money")
-        problems.add(
-            by_id.get(record_id, "state"),
-            f"a draw result stored by a record the stream did not rate: {_short(key, 120)}",
-        )
+        problems.add(by_id.get(record_id, "state"), f"a draw stored by a record refused before its draw: {key[:120]}")
+    for key in sorted(set(strings) - set(claims)):
+        record_id = key.removeprefix(claim_key(""))
+        problems.add(by_id.get(record_id, "state"), f"a claim written by a record refused before its draw: {key[:120]}")
     for key in sorted(set(store.results) - records):
-        problems.add("state", f"no draw result stored for a rated record: {_short(key, 120)}")
-    for key in sorted(set(hashes) | set(expected_hashes)):
-        if hashes.get(key) != expected_hashes.get(key):
+        problems.add("state", f"no draw result stored for a record that drew: {_short(key, 120)}")
+    for key in sorted(set(claims) - set(strings)):
+        problems.add("state", f"no claim stored for a record that drew: {_short(key, 120)}")
+    for key in sorted(set(claims) & set(strings)):
+        if strings[key] != claims[key]:
+            problems.add("state", f"{key}: Redis {strings[key]!r}, rating only the records that drew {claims[key]!r}")
+    expected = {key: dict(fields) for key, fields in store.hashes.items() if fields}
+    for key in sorted(set(hashes) | set(expected)):
+        if hashes.get(key) != expected.get(key):
             problems.add(
-                "state", f"{key}: Redis {hashes.get(key)} rating only the rated records {expected_hashes.get(key)}"
+                "state", f"{key}: Redis {hashes.get(key)}, rating only the records that drew {expected.get(key)}"
             )
 
 
