@@ -488,6 +488,14 @@ def _kinds() -> list[Kind]:
         k("quantity-2^53-1-number", 1, "quantity 2^53 - 1, a JSON number", None, _quantity(two53 - 1)),
         k("quantity-2^53-1-text", 1, "quantity 2^53 - 1, a string", None, _quantity(str(two53 - 1))),
         k("quantity-huge-in-unit", 1, "a call of 10^10 h (3.6 x 10^16 ms)", i, _big_in_unit),
+        k(
+            "quantity-10TB-repeating-tiers",
+            None,
+            "10^13 B on a bucket that repeats every 500 MB",
+            None,
+            _repeating_blocks,
+            2,
+        ),
         k("quantity-negative-number", 1, "quantity -5", i, _quantity(-5)),
         k("quantity-negative-text", 1, 'quantity "-0.5"', i, _quantity("-0.5")),
         k("quantity-nan-text", 1, 'quantity "NaN"', i, _quantity("NaN")),
@@ -749,6 +757,17 @@ def _big_in_unit(m: _Maker, n: int) -> Made:
     body = m.base(n, "VOICE")
     body["quantity"] = "10000000000"
     body["unit"] = "h"
+    return _json(body)
+
+
+def _repeating_blocks(m: _Maker, n: int) -> Made:
+    """10 TB of data on an office line whose account bucket repeats its last tier every 500 MB
+    (UB-DATA-BLOCKS, R19a): 20,000 repeats, each entered with a flat charge."""
+    line = m.rng.choice([line for line in m.phones if line.account.endswith("-OFF1")])
+    body = m.base(n, "DATA")
+    body["usage_identifier"] = line.uid
+    body["event_time"] = m.moment(line).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body["quantity"] = 10**13
     return _json(body)
 
 
