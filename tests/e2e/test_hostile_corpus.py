@@ -475,7 +475,15 @@ def _same_offline(
         if actual.get(name) != expected.get(name)
     ]
     if differ:
+        if actual.get("schema") != expected.get("schema") or actual.get("type") != expected.get("type"):
+            differ = [f"stream: {_what(actual)}, rater rate: {_what(expected)}"]
         problems.add(message.kind, f"stream and rater rate differ on {body['record_id']!r}: {'; '.join(differ)}")
+
+
+def _what(body: dict[str, Any]) -> str:
+    if body.get("schema") == "rated-charge/1":
+        return f"rated at {body.get('total_amount')} {body.get('currency')}"
+    return f"{body.get('type')} ({_short(str(body.get('message', '')), 160)})"
 
 
 BOUNDED = {"original", "original_truncated", "original_size", "original_sha256", "source", "message"}
