@@ -491,8 +491,8 @@ def _kinds() -> list[Kind]:
         k(
             "quantity-10TB-repeating-tiers",
             None,
-            "10^13 B on a bucket that repeats every 500 MB",
-            None,
+            "10^13 B on a bucket that repeats every 500 MB: 20,000 repeats, past the 500 one record may reach",
+            i,
             _repeating_blocks,
             2,
         ),
@@ -762,7 +762,8 @@ def _big_in_unit(m: _Maker, n: int) -> Made:
 
 def _repeating_blocks(m: _Maker, n: int) -> Made:
     """10 TB of data on an office line whose account bucket repeats its last tier every 500 MB
-    (UB-DATA-BLOCKS, R19a): 20,000 repeats, each entered with a flat charge."""
+    (UB-DATA-BLOCKS, R19a): 20,000 repeats, each a flat charge line, a tier part and a crossing.  One record
+    may reach at most 500 (rater.engine.MAX_TIER_OCCURRENCES): an invalid_record before its draw."""
     line = m.rng.choice([line for line in m.phones if line.account.endswith("-OFF1")])
     body = m.base(n, "DATA")
     body["usage_identifier"] = line.uid

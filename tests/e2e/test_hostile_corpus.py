@@ -31,11 +31,9 @@ test's clock), and judged message by message:
 5. no Redis key is written by a record that became an exception: the state store after the stream (every
    counter hash with its fields, every stored draw result ``rater:{root}:record:<id>``, every record id's
    claim ``rater:claim:<id>``) equals, key for key and value for value, the memory store of an in-process
-   rating of only the messages whose records drew, in their order: the rated ones, and the pricing
-   exceptions (:data:`AFTER_DRAW`).  A missing rate is an exception only when the overflow has to be priced,
-   after the draw (Q6), and that draw is kept so that reprocessing the record prices it without drawing
-   twice (R31; README, reprocessing); such a record must have written exactly its draw and claim, and every
-   other exception nothing;
+   rating of only the messages that were rated, in their order.  A missing rate is an exception only when
+   the overflow has to be priced (Q6), and such a record draws whole or not at all: as every other
+   exception, it writes nothing;
 6. a partition never stalls: the message behind each hostile one has its outcome within
    :data:`STALL_LIMIT` seconds of being produced (the producer is paced below the worker's pace, so a
    healthy worker answers in well under a second).
@@ -88,8 +86,6 @@ STARTUP = 60.0
 """Seconds the first chunk may wait for the worker to start and answer."""
 OFFLINE_TIMEOUT = 180.0
 """Seconds ``rater rate`` may take over the corpus (about 10 s when no record costs more than its share)."""
-AFTER_DRAW = {"rate_not_found", "rate_group_not_found", "rate_plan_not_defined"}
-"""Exception types raised while pricing a record's overflow, after its draw (Q6): the draw is kept (R31)."""
 SCHEMAS = {"rated-charge/1", "rating-exception/1"}
 """The outcome events (tier crossings and notifications are not outcomes)."""
 
@@ -424,8 +420,8 @@ def _judge_stream(corpus: Corpus, usage: str, run: StreamRun, offline: Outcomes,
 
 
 def _drew(body: dict[str, Any]) -> bool:
-    """The outcome of a record that drew: a rated charge, or an exception raised after the draw."""
-    return body["schema"] == "rated-charge/1" or body.get("type") in AFTER_DRAW
+    """The outcome of a record that drew: a rated charge (an exception never leaves a draw behind)."""
+    return bool(body["schema"] == "rated-charge/1")
 
 
 def _expect(message: Message, conflict: bool, body: dict[str, Any], problems: Problems) -> None:
