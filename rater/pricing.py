@@ -133,7 +133,10 @@ def select_rate_plan(
 def in_time_period(period: TimePeriod, local: dt.datetime) -> bool:
     """§1.18: is the local wall-clock time inside one of the period's (days, from, to) windows?
 
-    ``from`` is inclusive, ``to`` exclusive; ``"24:00"`` ends the window at midnight.
+    ``from`` is inclusive; ``to`` is inclusive of its whole minute, as the LogiSense screens write windows
+    (the seed's weekend, "Saturday 12:00 AM-11:59 PM", holds the whole day): ``"21:00"`` holds 21:00:59, and
+    ``"23:59"`` ends the window at midnight.  A ``to`` with seconds (``"21:00:30"``) holds its whole second;
+    ``"24:00"`` also ends the window at midnight.
     """
     day = _WEEKDAYS[local.weekday()]
     clock = local.time().replace(tzinfo=None)
@@ -144,9 +147,16 @@ def in_time_period(period: TimePeriod, local: dt.datetime) -> bool:
         assert isinstance(start, dt.time)
         if clock < start:
             continue
-        if detail.to == "24:00" or (isinstance(detail.to, dt.time) and clock < detail.to):
+        if detail.to == "24:00" or (isinstance(detail.to, dt.time) and _not_past(clock, detail.to)):
             return True
     return False
+
+
+def _not_past(clock: dt.time, end: dt.time) -> bool:
+    """``clock`` is not past the window's inclusive ``end``: its minute, or its second when it has one."""
+    if end.second == 0 and end.microsecond == 0:
+        return (clock.hour, clock.minute) <= (end.hour, end.minute)
+    return clock.replace(microsecond=0) <= end.replace(microsecond=0)
 
 
 def find_rate(

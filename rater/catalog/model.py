@@ -260,7 +260,8 @@ Clock = Annotated[dt.time | Literal["24:00"], BeforeValidator(_clock)]
 
 
 class TimePeriodDetail(Entity):
-    """One (days, from, to) window; ``from`` inclusive, ``to`` exclusive, ``"24:00"`` for end of day (§1.18)."""
+    """One (days, from, to) window; ``from`` inclusive, ``to`` inclusive of its whole minute (``"23:59"`` or
+    ``"24:00"`` for the end of the day, §1.18; rater.pricing.in_time_period)."""
 
     days: tuple[Weekday, ...] = Field(min_length=1)
     from_: Clock = Field(alias="from")

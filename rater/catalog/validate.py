@@ -12,8 +12,8 @@ Rules checked here (besides "every reference resolves"):
 * §1.12/R59: share-plan bucket tiers fit the bucket Type; Repeat only on the last tier.
 * R54/R55: an active share plan has at least one bucket; participants are all of the participating type.
 * R56/Q13: without overlapping share plans, a service or package takes part in at most one share plan.
-* §1.18: a time period window's ``to`` is exclusive; one in the day's last minute (``"23:59"``) is refused
-  in favour of ``"24:00"``, which covers the whole last minute.
+* §1.18: a time period window's ``to`` is inclusive of its whole minute (``"23:59"`` ends the day, as the
+  seed's "12:00 AM-11:59 PM" weekend does), and later than its ``from``.
 * §1.16: GeoTree-rated rates name a location or location group; Class-rated rates do not; the rate's unit
   and rounding rule fit the class's unit type.
 """
@@ -182,16 +182,6 @@ class _Checker:
                 self.err("time_periods", period.id, f"details[{index}].from", "'24:00' can only end a window")
             elif end != "24:00" and isinstance(start, dt.time) and isinstance(end, dt.time) and end <= start:
                 self.err("time_periods", period.id, f"details[{index}].to", "must be later than 'from'")
-            elif isinstance(end, dt.time) and end >= _LAST_MINUTE:
-                # "12:00 AM-11:59 PM" (§1.18's weekend) means the whole day; 'to' is exclusive, so '23:59'
-                # would leave the last minute out: a call at 23:59:30 would fall outside.
-                self.err(
-                    "time_periods",
-                    period.id,
-                    f"details[{index}].to",
-                    f"'to' is exclusive: '{end.isoformat(timespec='seconds')}' leaves the rest of the day out of "
-                    "the window (a call at 23:59:30 would not be in it); write '24:00' to end it at midnight",
-                )
 
     def check_rate_plan(self, plan: RatePlan) -> None:
         sec = "rate_plans"
@@ -542,10 +532,6 @@ class _Checker:
                         "set settings.overlapping_share_plans to allow it (R56)",
                     )
                 first.setdefault(participant, plan.id)
-
-
-#: A window's ``to`` from here up to "24:00" drops the end of the day (§1.18: "11:59 PM" means the day's end).
-_LAST_MINUTE = dt.time(23, 59)
 
 
 def _as_dt(value: dt.date) -> dt.datetime:

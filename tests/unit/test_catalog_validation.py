@@ -981,22 +981,13 @@ def test_shape_error_leaves_the_entity_out(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(("end", "shown"), [("23:59", "23:59:00"), ("23:59:59", "23:59:59")])
-def test_a_window_ending_in_the_last_minute_of_the_day_is_refused(tmp_path: Path, end: str, shown: str) -> None:
-    """§1.18: the seed's weekend is "Saturday 12:00 AM-11:59 PM", the whole day.  'to' is exclusive, so
-    '23:59' (or '23:59:59') would quietly leave calls of the day's last minute (23:59:30) out: it is
-    refused, naming '24:00', which ends the window at midnight."""
-    file, issues = _refused(tmp_path, lambda d: _period_detail(d).update({"from": "19:00", "to": end}))
-    assert [(i.file, i.kind, i.entity, i.field, i.message) for i in issues] == [
-        (
-            file,
-            "time_period",
-            "EVENINGS",
-            "details[0].to",
-            f"'to' is exclusive: '{shown}' leaves the rest of the day out of the "
-            "window (a call at 23:59:30 would not be in it); write '24:00' to end it at midnight",
-        )
-    ]
+@pytest.mark.parametrize("end", ["23:59", "23:59:59", "24:00"])
+def test_a_window_may_end_in_the_last_minute_of_the_day(tmp_path: Path, end: str) -> None:
+    """§1.18: the seed's weekend is "Saturday 12:00 AM-11:59 PM", the whole day; a window's 'to' holds its
+    whole minute, so '23:59' (as '23:59:59' and '24:00') is a valid end of the day."""
+    write_catalog(tmp_path, lambda d: _period_detail(d).update({"from": "19:00", "to": end}))
+    catalog, issues = check_catalog(tmp_path)
+    assert (catalog is not None, [i for i in issues if i.severity == "error"]) == (True, [])
 
 
 def test_a_usage_bucket_without_tiers_is_refused_by_name_not_reported_unknown(tmp_path: Path) -> None:

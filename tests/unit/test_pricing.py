@@ -307,13 +307,26 @@ def _period(*details: Doc) -> TimePeriod:
         (dt.datetime(2026, 3, 2, 16, 59, 59), False),  # Monday, one second before "from"
         (dt.datetime(2026, 3, 2, 17, 0), True),  # Monday 17:00: "from" is inclusive
         (dt.datetime(2026, 3, 2, 20, 59, 59, 999999), True),
-        (dt.datetime(2026, 3, 2, 21, 0), False),  # Monday 21:00: "to" is exclusive
+        (dt.datetime(2026, 3, 2, 21, 0, 59, 999999), True),  # Monday 21:00:59: "to" holds its whole minute
+        (dt.datetime(2026, 3, 2, 21, 1), False),  # Monday 21:01: past the window
         (dt.datetime(2026, 3, 3, 18, 0), False),  # Tuesday: not a listed day
     ],
 )
-def test_time_period_from_inclusive_to_exclusive(moment: dt.datetime, inside: bool) -> None:
-    """§1.18/R27: window (Mon, 17:00, 21:00): Monday 17:00 is inside, Monday 21:00 is outside."""
+def test_time_period_from_inclusive_to_its_whole_minute(moment: dt.datetime, inside: bool) -> None:
+    """§1.18/R27: window (Mon, 17:00, 21:00), written to the minute as the LogiSense screens write windows
+    (the seed's weekend "12:00 AM-11:59 PM" holds the whole day): Monday 17:00 and 21:00:59 are inside,
+    Monday 21:01 is outside."""
     assert in_time_period(_period({"days": ["mon"], "from": "17:00", "to": "21:00"}), moment) is inside
+
+
+def test_a_window_to_23_59_holds_the_whole_day_and_a_to_with_seconds_its_second() -> None:
+    """§1.18: (Sat, 00:00, 23:59) holds Saturday 23:59:59.999999 (the seed's "Saturday 12:00 AM-11:59 PM");
+    (Sat, 10:00, 10:30:15) holds 10:30:15.9 and not 10:30:16."""
+    saturday = dt.datetime(2026, 3, 7, 23, 59, 59, 999999)
+    assert in_time_period(_period({"days": ["sat"], "from": "00:00", "to": "23:59"}), saturday)
+    seconds = _period({"days": ["sat"], "from": "10:00", "to": "10:30:15"})
+    assert in_time_period(seconds, dt.datetime(2026, 3, 7, 10, 30, 15, 900000))
+    assert not in_time_period(seconds, dt.datetime(2026, 3, 7, 10, 30, 16))
 
 
 @pytest.mark.parametrize(
@@ -361,7 +374,7 @@ def test_the_seed_weekend_holds_a_call_at_23_59_30(tmp_path: Path) -> None:
 def test_time_period_read_on_the_account_clock(tmp_path: Path) -> None:
     """R27/Q8, E22: the account is in America/Toronto (UTC-5 in early March); group EVENING (Mon 17:00-21:00,
     $0.02/min) then STANDARD ($0.05/min).  22:00Z = 17:00 Toronto -> EVENING $0.02; 21:59Z = 16:59 Toronto ->
-    STANDARD $0.05; 02:00Z Tuesday = 21:00 Monday Toronto -> STANDARD (end exclusive)."""
+    STANDARD $0.05; 02:01Z Tuesday = 21:01 Monday Toronto -> STANDARD (past the window's last minute)."""
     catalog = catalog_doc(
         [
             group("EVENING", rate("VOICE", "0.02"), time_period="EVENING"),
@@ -373,7 +386,7 @@ def test_time_period_read_on_the_account_clock(tmp_path: Path) -> None:
     evening = line(rater, event_time="2026-03-02T22:00:00Z")
     assert (evening.rate_group, evening.amount) == ("EVENING", Decimal("0.02"))
     assert line(rater, event_time="2026-03-02T21:59:00Z").rate_group == "STANDARD"
-    assert line(rater, event_time="2026-03-03T02:00:00Z").rate_group == "STANDARD"
+    assert line(rater, event_time="2026-03-03T02:01:00Z").rate_group == "STANDARD"
 
 
 def test_group_in_another_currency_is_skipped(tmp_path: Path) -> None:
