@@ -36,7 +36,7 @@ import datetime as dt
 import hashlib
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rater.buckets import Resolver
 from rater.engine import MoneyDue, Prepared, Rater
@@ -309,14 +309,15 @@ def _learn(marks: ActivationMarks, prepared: Prepared, result: DrawResult) -> No
 def _settle(
     record_id: str, data: bytes, step: Callable[[], RatedCharge | MoneyDue]
 ) -> RatedCharge | MoneyDue | RatingExceptionEvent:
+    """Price a draw; an error here comes after the record drew, and its exception says so (``drew``)."""
     try:
         return step()
     except RatingError as error:
-        return RatingExceptionEvent.from_error(record_id, error, data)
+        return replace(RatingExceptionEvent.from_error(record_id, error, data), drew=True)
     except RetriableError:
         raise
     except Exception as error:
-        return _failure(record_id, error, data)
+        return replace(_failure(record_id, error, data), drew=True)
 
 
 async def tick(rater: Rater, store: AsyncStateStore, moment: dt.datetime) -> list[Notification]:

@@ -331,6 +331,9 @@ class RatingExceptionEvent:
     """``original`` is only a prefix of the record (``original_size`` bytes, digest ``original_sha256``)."""
     original_size: int | None = None
     original_sha256: str | None = None
+    drew: bool = False
+    """The record drew before the error was raised (pricing failed after its draw): the draw is stored, and
+    reprocessing replays it.  Every other exception drew nothing."""
 
     @classmethod
     def from_error(cls, record_id: str, error: RatingError, original: bytes) -> RatingExceptionEvent:
@@ -369,6 +372,8 @@ class RatingExceptionEvent:
             }
         if self.source is not None:
             body["source"] = self.source.to_dict()
+        if self.drew:
+            body["drew"] = True
         return body
 
     def bounded(self, limit: int, source: Source | None = None) -> tuple[RatingExceptionEvent, bytes]:

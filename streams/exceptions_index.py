@@ -61,7 +61,8 @@ from streams.retry import retry
 
 log = logging.getLogger("rater.exceptions")
 
-#: Exception types that can be raised after the record's draw (the overflow or a tier had to be priced).
+#: Exception types that can be raised after the record's draw (a tier's rate plan had to be priced): for
+#: entries indexed before events said whether their record drew (``drew``).
 AFTER_DRAW = frozenset(
     {ExceptionType.RATE_NOT_FOUND, ExceptionType.RATE_GROUP_NOT_FOUND, ExceptionType.RATE_PLAN_NOT_DEFINED}
 )
@@ -188,6 +189,7 @@ class ExceptionIndex:
             "original_encoding": str(event.get("original_encoding") or "utf-8"),
             "original_truncated": "1" if len(original) > MAX_ORIGINAL or event.get("original_truncated") else "",
             "source": _source_text(event.get("source")),
+            "drew": "1" if event.get("drew") else "0",
             "raised_at": str(timestamp_ms),
             "status": "open",
         }
@@ -384,7 +386,10 @@ async def reprocess(
             )
             continue
         expired = now_ms - _ms(entry, "first_raised_at") > result_ttl_s * 1000
-        if entry["type"] in AFTER_DRAW and expired and not force:
+        # Only a record that drew before its exception has a stored draw to lose (an entry indexed before
+        # events said so: a type that could follow a draw).
+        drew = entry["drew"] == "1" if "drew" in entry else entry["type"] in AFTER_DRAW
+        if drew and expired and not force:
             report.skipped.append(
                 {
                     "record_id": record_id,

@@ -191,12 +191,13 @@ async def test_exceptions_are_listed_by_type_account_and_time(api: Api) -> None:
 
 async def test_reprocess_sends_once_then_reopens_on_a_new_failure(api: Api) -> None:
     """R31: the original bytes go back keyed by the usage identifier; a second request skips it; a new
-    exception for the record after it was sent reopens it with one more attempt.  A rate_not_found older
-    than the stored draws (RATER_RESULT_TTL, a week by default) is not sent: it would draw twice."""
+    exception for the record after it was sent reopens it with one more attempt.  A rate_not_found whose
+    record drew (``drew``: it failed while its tiers were priced) older than the stored draws
+    (RATER_RESULT_TTL, a week by default) is not sent: it would draw twice."""
     now = int(time.time() * 1000) - 60_000
     await api.index.record(exception("r1", "rate_not_found", "TEAM"), now)
     await api.index.record(exception("r2", "no_usage_identifier_match", None), now + 1)
-    await api.index.record(exception("r0", "rate_not_found", "TEAM"), T0)
+    await api.index.record({**exception("r0", "rate_not_found", "TEAM"), "drew": True}, T0)
     status, report = await api.call("POST", "/v1/exceptions/reprocess", {"type": "rate_not_found"})
     assert status == 200
     assert report["reprocessed"] == ["r1"]

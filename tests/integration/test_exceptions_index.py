@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from rater.keys import exception_key
-from streams.exceptions_index import MAX_MESSAGE, MAX_ORIGINAL, ExceptionFilter, ExceptionIndex, public
+from streams.exceptions_index import MAX_MESSAGE, MAX_ORIGINAL, ExceptionFilter, ExceptionIndex, public, reprocess
 
 pytestmark = pytest.mark.integration
 
@@ -89,3 +89,24 @@ async def test_an_entry_keeps_a_bounded_copy_of_a_huge_original(redis_client: Re
     cut = await index.get("cut")
     assert cut is not None
     assert public(cut)["original_truncated"] is True
+
+
+async def test_only_an_exception_whose_record_drew_is_held_back_once_its_draw_expired(redis_client: Redis) -> None:
+    """Two rate_not_found exceptions raised two hours ago, with a stored-draw lifetime (RATER_RESULT_TTL) of
+    one hour: "no-draw" drew nothing (a record whose rate is missing draws whole or not at all), so it is sent
+    again; "drew" failed while its tiers were priced (``drew``: true), and rating it again would draw twice:
+    it is skipped unless forced."""
+    index = ExceptionIndex(redis_client, APP)
+    raised = now_ms() - 2 * 3600 * 1000
+    await index.record(event("no-draw", '{"record_id": "no-draw"}'), raised)
+    await index.record(event("drew", '{"record_id": "drew"}', drew=True), raised)
+    sent: list[bytes] = []
+
+    async def send(key: bytes | None, value: bytes) -> None:
+        sent.append(value)
+
+    report = await reprocess(index, send, ids=["no-draw", "drew"], now_ms=now_ms(), result_ttl_s=3600)
+    assert (report.reprocessed, [s["record_id"] for s in report.skipped]) == (["no-draw"], ["drew"])
+    assert sent == [b'{"record_id": "no-draw"}']
+    forced = await reprocess(index, send, ids=["drew"], force=True, now_ms=now_ms(), result_ttl_s=3600)
+    assert forced.reprocessed == ["drew"]

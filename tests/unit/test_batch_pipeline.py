@@ -105,6 +105,9 @@ def test_an_unexpected_error_rating_one_record_is_that_records_exception(
     ]
     assert [o.total_amount for _, o in out if isinstance(o, RatedCharge)] == [Decimal("0.06")] * 3
     assert "ZeroDivisionError: in preparation" in out[1][1].to_dict()["message"]
+    # The one that failed while priced had drawn: its event says so (its stored draw is replayed on
+    # reprocessing); the one that failed in preparation drew nothing and says nothing.
+    assert (out[3][1].to_dict().get("drew"), "drew" in out[1][1].to_dict()) == (True, False)
     assert not any("boom-prepare" in key for key in store.inner.results)
 
 
