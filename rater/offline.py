@@ -27,8 +27,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
 from rater.batch import rate_batch, tick
 from rater.catalog import Catalog, load_catalog
 from rater.engine import Rater
@@ -141,7 +139,7 @@ def rate_lines(
     # The pipeline's draws and the cancellations of control lines (Rater.cancel) share the rater's store.
     assert isinstance(rater.store, MemoryStore), "offline rating runs on the in-memory twin of the kernel"
     store = AsyncMemoryStore(rater.store)
-    emitted: dict[str, int] = {}  # record id -> hash of its outcome's bytes: identical re-emissions are skipped
+    emitted: dict[str, Outcome] = {}  # record id -> its first outcome: identical re-emissions are skipped
     loop = asyncio.new_event_loop()
     try:
         batch: list[tuple[bytes, str]] = []
@@ -180,17 +178,16 @@ def _outcomes(
     store: AsyncMemoryStore,
     batch: list[tuple[bytes, str]],
     window: TimeWindow | None,
-    emitted: dict[str, int],
+    emitted: dict[str, Outcome],
     summary: Summary,
 ) -> Iterator[Event]:
     if not batch:
         return
     for record_id, outcome in _run(loop, rate_batch(rater, store, batch, window)):
-        body = hash(orjson.dumps(outcome.to_dict()))
-        if emitted.get(record_id) == body:
+        first = emitted.setdefault(record_id, outcome)
+        if first is not outcome and first.to_dict() == outcome.to_dict():  # encoded only for a repeated id
             summary.duplicates += 1
             continue
-        emitted.setdefault(record_id, body)
         summary.records += 1
         summary.add(outcome)
         yield outcome

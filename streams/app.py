@@ -375,11 +375,18 @@ async def _rate_all(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[
     rated = await _rate_with_retry(pipeline, items)
     metrics.observe_outcomes(outcome for _, outcome in rated)  # metrics: rated, exceptions by type
     limit = pipeline.settings.max_event_bytes
-    return [
-        message
-        for (data, fallback), (record_id, outcome) in zip(items, rated, strict=True)
-        for message in messages(outcome, record_id, limit=limit, source=Source.parse(fallback), original=data)
-    ]
+    out: list[Message] = []
+    for (data, fallback), (record_id, outcome) in zip(items, rated, strict=True):
+        source = Source.parse(fallback)
+        try:
+            out += messages(outcome, record_id, limit=limit, source=source, original=data)
+        except Exception as exc:  # the last line of defence: an outcome that cannot be encoded stops nothing
+            log.exception("record %s: its outcome could not be encoded", record_id[:200])
+            error = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"encoding its outcome: {type(exc).__name__}")
+            out += messages(
+                RatingExceptionEvent.from_error(record_id, error, data), record_id, limit=limit, source=source
+            )
+    return out
 
 
 async def _control(pipeline: Pipeline, body: dict[str, Any], data: bytes, fallback: str) -> list[Message]:
