@@ -41,7 +41,7 @@ from rater.catalog import Catalog
 from rater.catalog.model import ParticipatingType
 from rater.events import utc_text
 from rater.keys import activation_key
-from rater.state import pending_carry
+from rater.memory_store import pending_carry
 from rater.subscriptions import Account, Subscriptions
 from rater.tiers import tier_at
 from rater.units import BASE_UNIT, UnitType

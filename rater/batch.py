@@ -26,7 +26,7 @@ never an error (style habit 6), and any unexpected error while rating one record
 :class:`~rater.errors.RetriableError` from the store propagates: the caller retries the whole batch, and the
 kernel's dedupe makes the retry change nothing twice.
 
-This module awaits the store through :class:`~rater.state.AsyncStateStore`; it imports no store library.
+This module awaits the store through :class:`~rater.state.Store`; it imports no store library.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from dataclasses import dataclass, field, replace
 from rater.buckets import Resolver
 from rater.engine import MoneyDue, Prepared, Rater
 from rater.errors import DrawRefused, DuplicateRecord, ExceptionType, InvalidRecord, RatingError, RetriableError
-from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent, dumps, utc_text
+from rater.events import Notification, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent, dumps, utc_text
 from rater.keys import activation_key
 from rater.record import TimeWindow, UsageRecord, decode
-from rater.state import AsyncStateStore, DrawRequest, DrawResult, SettlementStore
+from rater.state import DrawRequest, DrawResult, Store
 
 #: Reads of a counter before a settlement gives up because records keep drawing from it (retriable).
 SETTLE_ATTEMPTS = 50
@@ -95,7 +95,7 @@ class ActivationMarks:
             if (root, package) not in self.known
         ]
 
-    async def refresh(self, store: AsyncStateStore, roots: Iterable[str]) -> None:
+    async def refresh(self, store: Store, roots: Iterable[str]) -> None:
         """Read the marks not yet known set of ``roots`` (one round trip, none when there are none)."""
         unknown = self.unknown(set(roots))
         if unknown:
@@ -151,7 +151,7 @@ class _Pending:
 
 async def rate_batch(
     rater: Rater,
-    store: AsyncStateStore,
+    store: Store,
     items: Sequence[tuple[bytes, str]],
     window: TimeWindow | None = None,
 ) -> list[tuple[str, Outcome]]:
@@ -180,7 +180,7 @@ async def rate_batch(
             index, record_id, data, record = decoded[position]
             position += 1
             try:
-                prepared = rater.prepare(record, marks.activated, marks.epoch)
+                prepared = rater.prepare(record, marks)
             except RatingError as error:
                 outcomes[index] = (record_id, RatingExceptionEvent.from_error(record_id, error, data))
                 continue
@@ -214,7 +214,7 @@ def _may_activate(marks: ActivationMarks, prepared: Prepared) -> bool:
 
 async def _rate_segment(
     rater: Rater,
-    store: AsyncStateStore,
+    store: Store,
     marks: ActivationMarks,
     segment: list[_Pending],
     outcomes: list[tuple[str, Outcome] | None],
@@ -281,7 +281,7 @@ async def _rate_segment(
             outcomes[pending.index] = (pending.record_id, outcome)
 
 
-async def _draw(store: AsyncStateStore, requests: list[DrawRequest]) -> list[DrawResult | RatingError]:
+async def _draw(store: Store, requests: list[DrawRequest]) -> list[DrawResult | RatingError]:
     """``store.draw_many``, with a request the store refuses (:class:`DrawRefused`: nothing was written for
     it) as that record's error; the requests before it are asked again and replay their stored results."""
     out: list[DrawResult | RatingError] = []
@@ -320,7 +320,7 @@ def _settle(
         return replace(_failure(record_id, error, data), drew=True)
 
 
-async def tick(rater: Rater, store: AsyncStateStore, moment: dt.datetime) -> list[Notification]:
+async def tick(rater: Rater, store: Store, moment: dt.datetime) -> list[Notification]:
     """The time-driven rules at ``moment`` against an async store (billing activation by time, R50b):
     each due package is marked once, and only the first mark, by whichever worker, raises a notification."""
     notes: list[Notification] = []
@@ -332,19 +332,28 @@ async def tick(rater: Rater, store: AsyncStateStore, moment: dt.datetime) -> lis
     return notes
 
 
+@dataclass(frozen=True)
+class Settled:
+    """One bucket's cancel settlement (R41): the adjustment this call priced, and the ``rated-adjustment/1``
+    event as the store kept it (the first call's bytes: a repeated operation answers those)."""
+
+    adjustment: RatedAdjustment
+    event: bytes
+
+
 async def settle_cancellation(
-    rater: Rater, store: SettlementStore, account_service: str, cancel: dt.date, operation_id: str
-) -> list[bytes]:
-    """Settle the prorated buckets of ``account_service`` cancelled from ``cancel`` (R41, E13) against an async
-    store; return the ``rated-adjustment/1`` events to publish, as stored.
+    rater: Rater, store: Store, account_service: str, cancel: dt.date, operation_id: str
+) -> list[Settled]:
+    """Settle the prorated buckets of ``account_service`` cancelled from ``cancel`` (R41, E13); return each
+    bucket's adjustment with its event as stored, to publish (the stream) or write (``rater rate``).
 
     ``rater`` holds the configuration *before* the cancellation.  Per bucket :meth:`Rater.cancel_targets`
     finds, its counter is read, the cut priced (:meth:`Rater.settlement`, pure) and written with the event
     in one atomic step, once per operation and only if no record drew in between (else it is read and
     priced again).  A repeated ``operation_id`` (a retry after a crash) gets the stored events back, byte
-    for byte, whatever the counters hold now.  Unlike :meth:`Rater.cancel`, ``rater`` is left as it was:
-    the configuration change is the provisioner's."""
-    events: list[bytes] = []
+    for byte, whatever the counters hold now.  ``rater`` is left as it was: the configuration change is the
+    caller's (a new :class:`Rater` on the cancelled configuration)."""
+    events: list[Settled] = []
     for target in rater.cancel_targets(account_service, cancel):
         for _ in range(SETTLE_ATTEMPTS):
             state = await store.fields(target.key)
@@ -361,7 +370,7 @@ async def settle_cancellation(
                 settlement.entered,
             )
             if stored is not None:
-                events.append(stored)
+                events.append(Settled(settlement.adjustment, stored))
                 break
         else:
             raise RetriableError(f"{operation_id}: bucket {target.old.id!r} kept changing while being settled")

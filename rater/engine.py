@@ -1,6 +1,7 @@
-"""Rating one record: the pure core both the offline rater and the stream use.
+"""Rating one record: the pure core of the one rating pipeline (:func:`rater.batch.rate_batch`).
 
-``Rater.rate(record)`` follows the reference algorithm of domain-spec §2.0 for the parts built so far:
+:meth:`Rater.prepare` (record to draw plan) and :meth:`Rater.finish` (plan and draw result to outcome) follow
+the reference algorithm of domain-spec §2.0; the store's draw sits between them:
 
 1. owner resolution by usage identifier at the record's date (R2);
 2. classification: usage class, unit type, quantity in base units (R3);
@@ -8,9 +9,9 @@
 4. the lowest-level rate plan (R24-R26), the first applicable rate group and rate (R27-R28);
 5. rounding (R29) and the charge at the plan's precision (R30).
 
-Failures are typed :class:`~rater.errors.RatingError` (R2, R25, R31).  ``Rater.outcome`` wraps the whole
-thing for untrusted input: bytes in, exactly one event out, never an exception (style habit 6).
-R1 (dedupe on the record id) is :class:`Deduper`, kept apart because its memory is state.
+Failures are typed :class:`~rater.errors.RatingError` (R2, R25, R31); the pipeline turns them into rating
+exceptions (style habit 6) and keeps R1 (dedupe on the record id) in the store.  Nothing here holds a store,
+reads a clock or changes state.
 """
 
 from __future__ import annotations
@@ -19,20 +20,19 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from typing import Protocol
 
 from rater.buckets import CACHE_LIMIT, Activation, Candidate, Instance, Resolution, Resolver, Tiers
 from rater.catalog import Catalog
 from rater.catalog.model import BucketDefinition, RecurType, UsageBucket, UsageClass
 from rater.catalog.model import Rater as ClassRater
-from rater.errors import ExceptionType, InvalidRecord, RatingError, RetriableError
+from rater.errors import ExceptionType, InvalidRecord, RatingError
 from rater.events import (
     BucketDraw,
     ChargeLine,
     Notification,
-    Outcome,
     RatedAdjustment,
     RatedCharge,
-    RatingExceptionEvent,
     TierCrossing,
     TierPart,
     utc_text,
@@ -48,9 +48,9 @@ from rater.pricing import (
     plan_candidates,
     select_rate_plan,
 )
-from rater.record import UsageRecord, decode
-from rater.state import UNLIMITED, Counter, Draw, DrawResult, MemoryStore, StateStore
-from rater.subscriptions import ServiceContext, Subscriptions, cancel_account_service
+from rater.record import UsageRecord
+from rater.state import UNLIMITED, Counter, Draw, DrawResult
+from rater.subscriptions import ServiceContext, Subscriptions
 from rater.tiers import percent_crossings, reached, slices
 from rater.units import BASE_UNIT, MONEY_SCALE, UnitError, UnitType, unit_size
 
@@ -108,19 +108,6 @@ def resolve_owner(subscriptions: Subscriptions, record: UsageRecord) -> ServiceC
     )
 
 
-@dataclass
-class Deduper:
-    """R1: a record id is rated once; a repeat gets the first outcome back unchanged."""
-
-    seen: dict[str, Outcome] = field(default_factory=dict)
-
-    def get(self, record_id: str) -> Outcome | None:
-        return self.seen.get(record_id)
-
-    def remember(self, record_id: str, outcome: Outcome) -> None:
-        self.seen.setdefault(record_id, outcome)
-
-
 @dataclass(frozen=True)
 class DueActivation:
     """A package whose billing activation by time is due (R50b); ``key`` holds its ``activated`` mark."""
@@ -135,8 +122,16 @@ class DueActivation:
         return activation_notification(self.account_package, self.account, None, self.due, "time")
 
 
-def _never(root: str, account_package: str) -> bool:
-    return False
+class ActivationState(Protocol):
+    """What rating knows of the billing-activation marks (R50-R53): :class:`rater.batch.ActivationMarks`."""
+
+    def activated(self, root: str, account_package: str) -> bool:
+        """Has usage (or time) activated ``account_package`` of sharing root ``root`` (its mark is set)?"""
+        ...
+
+    def epoch(self, root: str) -> int:
+        """A number that changes whenever the activation state of ``root`` does."""
+        ...
 
 
 @dataclass
@@ -197,9 +192,8 @@ _Static = tuple[Resolution, str | None, tuple[Counter, ...], str]
 
 @dataclass
 class _Memo:
-    """Pure results memoised for one set of subscriptions (its resolver)."""
+    """Pure results memoised for one configuration (a new configuration is a new :class:`Rater`)."""
 
-    resolver: Resolver
     statics: dict[tuple[str, str, str | None, dt.date, int], _Static] = field(default_factory=dict)
     rates: dict[tuple[str, str, str | None, str | None], RateMatch] = field(default_factory=dict)
     time_bound: set[tuple[str, str | None]] = field(default_factory=set)  # (account-service, overage plan)
@@ -223,7 +217,7 @@ class MoneyDue:
 
 
 class Rater:
-    """The rating core over one catalog, one set of subscriptions and a state store.
+    """The rating core over one catalog and one set of subscriptions (pure: no store, no clock).
 
     Per record (domain-spec §2.0): resolve the owner (R2), class and location (R3, R4); find the rate that
     would price the record and round the quantity with it (R29, Q6); draw the quantity down the record's
@@ -232,45 +226,19 @@ class Rater:
     activation (R50).  A missing rate is an exception only when something has to be priced (Q6).
     """
 
-    def __init__(self, catalog: Catalog, subscriptions: Subscriptions, store: StateStore | None = None) -> None:
+    def __init__(self, catalog: Catalog, subscriptions: Subscriptions) -> None:
         self.catalog = catalog
         self.subscriptions = subscriptions
-        self.store: StateStore = store if store is not None else MemoryStore()
         self.resolver = Resolver(catalog, subscriptions)
-        self._memo = _Memo(self.resolver)
+        self._memo = _Memo()
 
-    def rate(self, record: UsageRecord) -> RatedCharge:
-        """Rate a decoded record against the (synchronous) store, or raise :class:`RatingError`.
-
-        The phases are public so that a batch can share one store round trip (:mod:`rater.batch`):
-        :meth:`prepare` (pure), the store's draw, :meth:`finish` (pure), and for money buckets a second
-        draw and :meth:`finish_money`.
-        """
-        prepared = self.prepare(record, self._activated)
-        missing = prepared.missing
-        result = self.store.draw(prepared.record_key, prepared.billable, prepared.counters, missing is not None)
-        if result.refused:
-            assert missing is not None
-            raise missing  # the record draws whole or not at all when its rate is missing (rater.batch)
-        outcome = self.finish(prepared, result)
-        if isinstance(outcome, MoneyDue):
-            money = self.store.draw(outcome.record_key, outcome.requested, outcome.counters)
-            return self.finish_money(outcome, money)
-        return outcome
-
-    def prepare(
-        self,
-        record: UsageRecord,
-        activated: Callable[[str, str], bool] | None = None,
-        epoch: Callable[[str], int] | None = None,
-    ) -> Prepared:
+    def prepare(self, record: UsageRecord, marks: ActivationState) -> Prepared:
         """Everything before the draw: owner, class, location, the rate and its rounding, the ordered
         counters (pure; raises :class:`RatingError` before any state is touched).
 
-        ``activated(root, account_package)`` is the billing-activation state (R53: a package under billing
-        activation contributes to share-plan pools only once activated).  With ``epoch(root)``, a number
-        that changes whenever the activation state of that sharing root does, the resolution is memoised
-        per (account-service, class, location, day, epoch); without it, it is resolved afresh."""
+        ``marks`` is the billing-activation state (R53: a package under billing activation contributes to
+        share-plan pools only once activated); the resolution is memoised per (account-service, class,
+        location, day, the root's activation epoch)."""
         owner = self.owner(record)
         account = owner.account
         usage_class = self.catalog.usage_classes.get(record.usage_class)
@@ -283,14 +251,8 @@ class Rater:
         when = record.event_time
         local = when.astimezone(self.subscriptions.zone(account.id))
         day = local.date()
-        if activated is None:
-            static = self._static(owner, usage_class.id, location, day, _never, -1)
-        elif epoch is not None:
-            static = self._static(
-                owner, usage_class.id, location, day, activated, epoch(self.resolver.root(account.id))
-            )
-        else:
-            static = self._resolve(owner, usage_class.id, location, day, activated)
+        root = self.resolver.root(account.id)
+        static = self._static(owner, usage_class.id, location, day, marks.activated, marks.epoch(root))
         resolution, overage, counters, root = static
         match: RateMatch | None = None
         missing: RatingError | None = None
@@ -344,7 +306,7 @@ class Rater:
         """:meth:`_resolve` memoised: for one activation state of the root (its ``epoch``) the result is a
         pure function of the account-service, class, location and local day, and records of one phone on
         one day repeat it."""
-        memo = self._memos()
+        memo = self._memo
         key = (owner.service.id, usage_class, location, day, epoch)
         static = memo.statics.get(key)
         if static is None:
@@ -352,13 +314,6 @@ class Rater:
                 memo.statics.clear()
             static = memo.statics[key] = self._resolve(owner, usage_class, location, day, activated)
         return static
-
-    def _memos(self) -> _Memo:
-        """The memo of the current subscriptions.  It follows ``self.resolver``: whoever changes the
-        subscriptions builds a new :class:`Resolver` (as :meth:`cancel` does), and the memo starts afresh."""
-        if self._memo.resolver is not self.resolver:
-            self._memo = _Memo(self.resolver)
-        return self._memo
 
     def _resolve(
         self,
@@ -458,10 +413,6 @@ class Rater:
             currency=account.currency,
         )
 
-    def _activated(self, root: str, account_package: str) -> bool:
-        """R53 state passed into resolution: has usage activated this package (its mark is set)?"""
-        return "activated" in self.store.fields(activation_key(root, account_package))
-
     def _find_rate(
         self,
         owner: ServiceContext,
@@ -477,7 +428,7 @@ class Rater:
         Memoised per (account-service, class, location, overage plan) when no rate group of the plans it
         may choose from has a start, a retirement or a time period: the answer then does not depend on the
         record's time."""
-        memo = self._memos()
+        memo = self._memo
         key = (owner.service.id, usage_class.id, location, overage)
         found = memo.rates.get(key)
         if found is not None:
@@ -613,32 +564,6 @@ class Rater:
             return instance.holder
         return self.subscriptions.usage_invoicer(self.subscriptions.accounts[instance.holder]).id
 
-    def cancel(self, account_service: str, cancel: dt.date, operation_id: str) -> list[RatedAdjustment]:
-        """Cancel ``account_service`` from ``cancel`` (exclusive) and settle its prorated buckets (R41, E13).
-
-        For each of its buckets with Prorate on, tier 1 of the period holding the last active day is cut to
-        the active share of the period.  The period's consumption is re-priced under the cut tiers; the
-        difference (flat charges of tiers now entered, tier rate plans, and overage for usage above the new
-        allowance) is returned as adjustments, and the counter keeps only what the cut allowance holds.
-        Moved usage is priced at the bucket's first included class (the counter does not split by class).
-        Replaying the same ``operation_id`` changes no counter again.
-
-        This is the synchronous path (offline rating); the stream settles through
-        :func:`rater.batch.settle_cancellation` with the same :meth:`cancel_targets` and :meth:`settlement`.
-        """
-        adjustments: list[RatedAdjustment] = []
-        for target in self.cancel_targets(account_service, cancel):
-            settlement = self.settlement(target, self.store.fields(target.key), operation_id)
-            if settlement is None:
-                continue
-            self.store.settle(
-                settlement.operation_key, settlement.key, settlement.field, settlement.kept, settlement.entered
-            )
-            adjustments.append(settlement.adjustment)
-        self.subscriptions = cancel_account_service(self.subscriptions, self.catalog, account_service, cancel)
-        self.resolver = Resolver(self.catalog, self.subscriptions)
-        return adjustments
-
     def cancel_targets(self, account_service: str, cancel: dt.date) -> list[CancelTarget]:
         """The buckets of ``account_service`` a cancellation from ``cancel`` (exclusive, R42) cuts (R41): each
         recurring bucket with Prorate on whose period holding the last active day loses part of tier 1.
@@ -764,34 +689,6 @@ class Rater:
                     key = activation_key(self.resolver.root(account.id), package_id)
                     due_list.append(DueActivation(key, package_id, account.id, due, self.resolver.root(account.id)))
         return due_list
-
-    def tick(self, moment: dt.datetime) -> list[Notification]:
-        """Time-driven rules at ``moment`` (a timer in the stream, a control line offline): billing
-        activation by time (R50b) for every package whose time expiry has passed."""
-        return [due.notification() for due in self.due_activations(moment) if self.store.mark(due.key, "activated", 1)]
-
-    def outcome(self, data: bytes, fallback_id: str) -> tuple[str, Outcome]:
-        """Decode and rate untrusted bytes: always exactly one event, never an exception.
-
-        ``fallback_id`` names a record whose id cannot be read (e.g. ``usage.jsonl:17`` or a Kafka
-        ``topic:partition:offset``).  Unexpected errors become ``software_system_error`` (R31);
-        :class:`RetriableError` (store or broker unavailable) propagates so the record is retried.
-        """
-        record_id = fallback_id
-        try:
-            record = decode(data)
-            record_id = record.record_id
-            return record_id, self.rate(record)
-        except InvalidRecord as error:
-            record_id = error.record_id or record_id
-            return record_id, RatingExceptionEvent.from_error(record_id, error, data)
-        except RatingError as error:
-            return record_id, RatingExceptionEvent.from_error(record_id, error, data)
-        except RetriableError:
-            raise  # infrastructure: the caller retries the record in place and never acknowledges it
-        except Exception as error:
-            failure = RatingError(ExceptionType.SOFTWARE_SYSTEM_ERROR, f"{type(error).__name__}: {error}")
-            return record_id, RatingExceptionEvent.from_error(record_id, failure, data)
 
 
 @dataclass

@@ -27,16 +27,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rater.batch import rate_batch, tick
+from rater.batch import rate_batch, settle_cancellation, tick
 from rater.catalog import Catalog, load_catalog
 from rater.engine import Rater
 from rater.errors import InvalidRecord
 from rater.events import Event, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent
 from rater.issues import Issue, ValidationFailed
+from rater.memory_store import MemoryStore
 from rater.money import format_amount
 from rater.record import TimeWindow, control_of, parse_time
-from rater.state import AsyncMemoryStore, MemoryStore
-from rater.subscriptions import Subscriptions, load_subscriptions, subscriptions_file
+from rater.subscriptions import Subscriptions, cancel_account_service, load_subscriptions, subscriptions_file
 
 
 @dataclass
@@ -128,17 +128,21 @@ BATCH = 512
 
 
 def rate_lines(
-    rater: Rater, lines: Iterator[bytes], summary: Summary, source: str, window: TimeWindow | None = None
+    rater: Rater,
+    lines: Iterator[bytes],
+    summary: Summary,
+    source: str,
+    window: TimeWindow | None = None,
+    store: MemoryStore | None = None,
 ) -> Iterator[Event]:
     """Rate raw JSON lines in order through the one rating pipeline (:func:`rater.batch.rate_batch`, over the
     in-memory twin of the kernel); blank lines are skipped and control lines applied in their place.
 
     A record id seen again with the same content is a redelivery (R1): its outcome is not written twice and
     the summary counts it under ``duplicates``; with other content it is a ``duplicate_record`` exception,
-    as on the stream."""
-    # The pipeline's draws and the cancellations of control lines (Rater.cancel) share the rater's store.
-    assert isinstance(rater.store, MemoryStore), "offline rating runs on the in-memory twin of the kernel"
-    store = AsyncMemoryStore(rater.store)
+    as on the stream.  ``store``: the in-memory store to rate against (a fresh one by default)."""
+    store = MemoryStore() if store is None else store
+    current = [rater]  # the configuration in force: a cancel control line replaces it
     emitted: dict[str, Outcome] = {}  # record id -> its first outcome: identical re-emissions are skipped
     loop = asyncio.new_event_loop()
     try:
@@ -152,11 +156,11 @@ def rate_lines(
                 batch.append((data, f"{source}:{number}"))
                 if len(batch) < BATCH:
                     continue
-            yield from _outcomes(loop, rater, store, batch, window, emitted, summary)
+            yield from _outcomes(loop, current[0], store, batch, window, emitted, summary)
             batch = []
             if control is not None:
-                yield from _apply(loop, rater, store, data, control, summary, window, f"{source}:{number}")
-        yield from _outcomes(loop, rater, store, batch, window, emitted, summary)
+                yield from _apply(loop, current, store, data, control, summary, window, f"{source}:{number}")
+        yield from _outcomes(loop, current[0], store, batch, window, emitted, summary)
     finally:
         loop.close()
 
@@ -175,7 +179,7 @@ def _run(loop: asyncio.AbstractEventLoop, step: Coroutine[Any, Any, T]) -> T:
 def _outcomes(
     loop: asyncio.AbstractEventLoop,
     rater: Rater,
-    store: AsyncMemoryStore,
+    store: MemoryStore,
     batch: list[tuple[bytes, str]],
     window: TimeWindow | None,
     emitted: dict[str, Outcome],
@@ -195,8 +199,8 @@ def _outcomes(
 
 def _apply(
     loop: asyncio.AbstractEventLoop,
-    rater: Rater,
-    store: AsyncMemoryStore,
+    current: list[Rater],
+    store: MemoryStore,
     data: bytes,
     control: dict[str, object],
     summary: Summary,
@@ -206,7 +210,9 @@ def _apply(
     """Apply one control line.  A malformed one (an unknown kind, a time that is not an ISO 8601 time with an
     offset inside the calendar and the window, a cancellation of an unknown account-service) is an
     ``invalid_record`` rating exception under the line's place in the file: a file's content never stops
-    offline rating."""
+    offline rating.  A cancellation settles through the stream's settlement
+    (:func:`rater.batch.settle_cancellation`), then puts the cancelled configuration in force."""
+    rater = current[0]
     kind = control.get("control")
     try:
         if kind == "tick" and isinstance(control.get("time"), str):
@@ -230,9 +236,11 @@ def _apply(
             except ValueError as exc:
                 raise InvalidRecord(f"control line cancel date {control['cancel']!r} is not a date") from exc
             operation = str(control.get("id") or f"cancel:{service}:{day.isoformat()}")
-            for adjustment in rater.cancel(service, day, operation):
-                summary.add_adjustment(adjustment)
-                yield adjustment
+            settled = _run(loop, settle_cancellation(rater, store, service, day, operation))
+            current[0] = Rater(rater.catalog, cancel_account_service(rater.subscriptions, rater.catalog, service, day))
+            for done in settled:
+                summary.add_adjustment(done.adjustment)
+                yield done.adjustment
             return
         raise InvalidRecord("unknown control line (a tick with a time, or a cancel with account_service and cancel)")
     except Exception as error:

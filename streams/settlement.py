@@ -47,7 +47,7 @@ from rater.provisioning import (
     cancelled_services,
 )
 from rater.redis_store import guarded
-from rater.state import SettlementStore
+from rater.state import Store
 from streams.config_store import RESULT_TTL, ConfigStore, OperationResult
 
 #: The operations that can cancel an account-service, directly or through its package or account.
@@ -70,7 +70,7 @@ class Provisioner:
     of their adjustments with ``publish`` (``None``: no broker, a cancellation with adjustments is refused
     as retriable before anything changes)."""
 
-    def __init__(self, config: ConfigStore, state: SettlementStore, publish: Publish | None = None) -> None:
+    def __init__(self, config: ConfigStore, state: Store, publish: Publish | None = None) -> None:
         self.config = config
         self.state = state
         self.publish = publish
@@ -101,7 +101,7 @@ class Provisioner:
                 raise RetriableError(f"{op_id}: a prorated bucket to settle and no broker to publish it on")
             computed: list[bytes] = []
             for service, day in cut:
-                computed += await settle_cancellation(rater, self.state, service, day, op_id)
+                computed += [done.event for done in await settle_cancellation(rater, self.state, service, day, op_id)]
             events = await self._keep(op_id, computed)
         result = await self.config.submit(operation)
         if result.status == "applied":

@@ -21,10 +21,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from rater.engine import Rater
 from rater.events import RatedCharge, RatingExceptionEvent
-from rater.offline import load_folder, rate_folder
-from rater.record import decode
+from rater.memory_store import MemoryStore
+from rater.offline import Summary, load_folder, rate_folder, rate_lines
 from rater.redis_store import RedisStore, connect
-from rater.state import MemoryStore
 from streams.app import EXCEPTIONS, RATED
 from tests.e2e._stream import Collector, Stream, independent_accounts
 
@@ -36,9 +35,9 @@ def _offline(folder: Path) -> tuple[dict[str, dict[str, object]], dict[str, dict
     outcomes = {e.record_id: e.to_dict() for e in events if isinstance(e, (RatedCharge, RatingExceptionEvent))}
     catalog, subscriptions = load_folder(folder)
     memory = MemoryStore()
-    rater = Rater(catalog, subscriptions, memory)
-    for line in (folder / "usage.jsonl").read_bytes().splitlines():
-        rater.rate(decode(line))
+    lines = iter((folder / "usage.jsonl").read_bytes().splitlines())
+    for _ in rate_lines(Rater(catalog, subscriptions), lines, Summary(catalog.owner.currency), "usage", store=memory):
+        pass
     balances = {key: fields for key, fields in memory.hashes.items() if ":bucket:" in key}
     return outcomes, balances
 

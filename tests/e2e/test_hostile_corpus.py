@@ -61,8 +61,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rater.engine import Rater
 from rater.keys import claim_key
+from rater.memory_store import MemoryStore
 from rater.offline import Summary, load_folder, rate_lines
-from rater.state import MemoryStore
 from streams.app import EXCEPTIONS, RATED
 from tests.e2e import hostile_corpus
 from tests.e2e._stream import Stream
@@ -541,10 +541,9 @@ def _judge_state(
     their order (point 5)."""
     catalog, subscriptions = load_folder(folder)
     rater = Rater(catalog, subscriptions)
-    store = rater.store
-    assert isinstance(store, MemoryStore)
+    store = MemoryStore()
     values = [corpus.messages[index].value or b"" for index in drew]
-    for _ in rate_lines(rater, iter(values), Summary(default_currency=catalog.owner.currency), "replay"):
+    for _ in rate_lines(rater, iter(values), Summary(default_currency=catalog.owner.currency), "replay", store=store):
         pass
     config = f"rater:{{config:{app_id}}}:"
     records: set[str] = set()

@@ -22,9 +22,9 @@ import redis
 
 from rater.balances import Balances
 from rater.engine import Rater
-from rater.offline import load_folder
+from rater.memory_store import MemoryStore
+from rater.offline import Summary, load_folder, rate_lines
 from rater.redis_store import connect, read_hashes
-from rater.state import MemoryStore
 from streams.app import EXCEPTIONS, RATED
 from tests.e2e._stream import Collector, Stream, independent_accounts
 
@@ -85,9 +85,9 @@ def test_worker_metrics_and_balances_after_a_stream(
         usage.write(b"\n".join(stray) + b"\n")
     catalog, subscriptions = load_folder(folder)
     memory = MemoryStore()
-    offline = Rater(catalog, subscriptions, memory)
-    for number, line in enumerate((folder / "usage.jsonl").read_bytes().splitlines(), 1):
-        offline.outcome(line, str(number))
+    lines = iter((folder / "usage.jsonl").read_bytes().splitlines())
+    for _ in rate_lines(Rater(catalog, subscriptions), lines, Summary(catalog.owner.currency), "usage", store=memory):
+        pass
     with redis.Redis.from_url(e2e_redis_url) as client:
         client.flushdb()
     port = _free_port()

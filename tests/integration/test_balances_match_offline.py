@@ -2,7 +2,7 @@
 
 Every example folder without control lines (share plans, parents, tiers, repeats, rollover, proration, money
 buckets) is rated one record at a time twice: through :func:`rater.batch.rate_batch` against the Redis
-kernel, and through the offline core (:meth:`rater.engine.Rater.outcome`) against :class:`MemoryStore`.
+kernel, and record by record through the same pipeline against the in-memory twin (:class:`MemoryStore`).
 After each record every account, account-service and share-plan view at the record's time must be equal when
 computed from the Redis counters (one atomic read per view, :func:`rater.redis_store.read_hashes`) and from
 the memory counters; and every draw the rated charge reports must show in the service view as that bucket's
@@ -24,6 +24,7 @@ from rater.balances import Balances, BalanceView, Selection
 from rater.batch import rate_batch
 from rater.engine import Rater
 from rater.events import RatedCharge
+from rater.memory_store import MemoryStore
 from rater.offline import load_folder
 from rater.redis_store import RedisStore, read_hashes
 
@@ -56,6 +57,7 @@ async def test_balances_over_redis_equal_offline_after_every_record(redis_client
     folder = ROOT / "examples" / name
     catalog, subscriptions = load_folder(folder)
     offline = Rater(catalog, subscriptions)
+    memory = MemoryStore()
     streamed = Rater(catalog, subscriptions)
     store = RedisStore(redis_client)
     balances = Balances(catalog, subscriptions)
@@ -64,14 +66,14 @@ async def test_balances_over_redis_equal_offline_after_every_record(redis_client
     checked = 0
     drawn: dict[tuple[str, str, str], int] = {}  # what each participant drew of a pool in a period
     for number, line in enumerate(lines, start=1):
-        _, expected = offline.outcome(line, f"usage.jsonl:{number}")
+        ((_, expected),) = await rate_batch(offline, memory, [(line, f"usage.jsonl:{number}")])
         ((_, outcome),) = await rate_batch(streamed, store, [(line, f"usage.jsonl:{number}")])
         assert orjson.dumps(outcome.to_dict()) == orjson.dumps(expected.to_dict())
         body = orjson.loads(line)
         at = dt.datetime.fromisoformat(body["event_time"]) if "event_time" in body else dt.datetime.now(dt.UTC)
         for selection in selections:
             from_redis = await _view(balances, redis_client, selection, at)
-            from_memory = balances.view(selection, offline.store.hashes, at)  # type: ignore[attr-defined]
+            from_memory = balances.view(selection, memory.hashes, at)
             assert from_redis.to_dict() == from_memory.to_dict(), (name, number, selection.subject)
             checked += 1
         if isinstance(outcome, RatedCharge):
@@ -96,16 +98,17 @@ async def test_balances_read_the_same_on_redis_cluster(cluster_client: RedisClus
     folder = ROOT / "examples" / "E20-share-level-usage-invoicer"
     catalog, subscriptions = load_folder(folder)
     offline = Rater(catalog, subscriptions)
+    memory = MemoryStore()
     store = RedisStore(cluster_client)
     lines = [line for line in (folder / "usage.jsonl").read_bytes().splitlines() if line.strip()]
     for number, line in enumerate(lines, start=1):
-        offline.outcome(line, str(number))
+        await rate_batch(offline, memory, [(line, str(number))])
     await rate_batch(Rater(catalog, subscriptions), store, [(line, str(n)) for n, line in enumerate(lines, 1)])
     balances = Balances(catalog, subscriptions)
     at = dt.datetime(2026, 3, 31, 12, tzinfo=dt.UTC)
     for selection in _selections(balances):
         from_cluster = balances.view(selection, await read_hashes(cluster_client, selection.keys), at)
-        from_memory = balances.view(selection, offline.store.hashes, at)  # type: ignore[attr-defined]
+        from_memory = balances.view(selection, memory.hashes, at)
         assert from_cluster.to_dict() == from_memory.to_dict()
     pool = balances.view(
         balances.share_plan("P", "SP-INVOICER"),

@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from rater.keys import activation_key, bucket_key, claim_key, record_key
+from rater.memory_store import MemoryStore
 from rater.redis_store import RedisStore
-from rater.state import AsyncMemoryStore, AsyncStateStore, Counter, DrawRequest, MemoryStore
+from rater.state import Counter, DrawRequest, Store
 from tests.integration.conftest import fresh_cluster, fresh_redis
 
 pytestmark = pytest.mark.integration
@@ -22,9 +23,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(
     request: pytest.FixtureRequest, redis_url: str, redis_cluster_nodes: list[tuple[str, int]]
-) -> AsyncIterator[AsyncStateStore]:
+) -> AsyncIterator[Store]:
     if request.param == "memory":
-        yield AsyncMemoryStore(MemoryStore())
+        yield MemoryStore()
         return
     client: Redis | RedisCluster = (
         await fresh_redis(redis_url) if request.param == "redis" else fresh_cluster(redis_cluster_nodes)
@@ -33,7 +34,7 @@ async def store(
     await client.aclose()
 
 
-async def test_the_first_fingerprint_of_an_id_is_kept(store: AsyncStateStore) -> None:
+async def test_the_first_fingerprint_of_an_id_is_kept(store: Store) -> None:
     """Claims in order: a (fp1) and b (fp2) are new (None); a again with fp1 answers fp1 (a redelivery: the
     caller goes on), a with fp3 answers fp1 (a duplicate), and fp1 stays; ids with braces and colons are
     ids like any other."""
@@ -43,7 +44,7 @@ async def test_the_first_fingerprint_of_an_id_is_kept(store: AsyncStateStore) ->
     assert await store.claim([]) == []
 
 
-async def test_marks_are_read_as_set_or_not(store: AsyncStateStore) -> None:
+async def test_marks_are_read_as_set_or_not(store: Store) -> None:
     """R53: only the package whose ``activated`` field is set reads True; keys of two roots in one call."""
     one, two = activation_key("ROOT-1", "AP-1"), activation_key("ROOT-2", "AP-2")
     assert await store.marked([one, two], "activated") == [False, False]
@@ -62,7 +63,7 @@ async def test_a_claim_expires_with_the_result_ttl(redis_url: str) -> None:
         await client.aclose()
 
 
-async def test_a_whole_or_nothing_draw_writes_nothing_unless_it_fits(store: AsyncStateStore) -> None:
+async def test_a_whole_or_nothing_draw_writes_nothing_unless_it_fits(store: Store) -> None:
     """A record whose rate is missing draws whole or not at all (Q6).  A counter of 10 (period 0): a whole
     draw of 4 fits (0 -> 4, stored, replayed on a repeat); a whole draw of 7 would leave 1: refused, nothing
     written (the counter stays at 4, no stored result: asked again it is refused again, not replayed); its
@@ -85,7 +86,7 @@ async def test_a_whole_or_nothing_draw_writes_nothing_unless_it_fits(store: Asyn
     assert (plain.remaining, plain.draws[0].before, plain.draws[0].after) == (1, 4, 10)
 
 
-async def test_a_claim_is_released_only_while_it_holds_the_fingerprint(store: AsyncStateStore) -> None:
+async def test_a_claim_is_released_only_while_it_holds_the_fingerprint(store: Store) -> None:
     """A record that drew nothing forgets its claim: released with its own fingerprint the id is free again;
     released with another, the claim stays."""
     assert await store.claim([("r", "fp1")]) == [None]

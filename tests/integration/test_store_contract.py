@@ -10,9 +10,10 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from rater import memory_store
 from rater.keys import bucket_key, record_key
 from rater.redis_store import RedisStore
-from rater.state import MAX, UNLIMITED, AsyncMemoryStore, Counter, DrawRequest, DrawResult, MemoryStore
+from rater.state import MAX, UNLIMITED, Counter, DrawRequest, DrawResult
 from tests.integration.conftest import fresh_cluster, fresh_redis
 
 pytestmark = pytest.mark.integration
@@ -25,19 +26,15 @@ ACT = f"rater:{{{ROOT}}}:activation:AP-1"
 
 
 class Store:
-    """The contract's view of a store: draws, reads, marks, settles."""
+    """The contract's view of a store (:class:`rater.state.Store`): draws, reads, marks, adjusts, written the
+    way these tests read best, over the in-memory twin or the Redis kernel alike."""
 
-    def __init__(self, memory: AsyncMemoryStore | None = None, redis_store: RedisStore | None = None) -> None:
-        self.memory = memory
-        self.redis = redis_store
+    def __init__(self, impl: memory_store.MemoryStore | RedisStore) -> None:
+        self.impl = impl
+        self.redis = impl if isinstance(impl, RedisStore) else None
 
     async def result(self, record: str, quantity: int, *counters: Counter) -> DrawResult:
-        request = DrawRequest(record_key(ROOT, record), quantity, counters)
-        if self.redis is not None:
-            (result,) = await self.redis.draw_many([request])
-        else:
-            assert self.memory is not None
-            (result,) = await self.memory.draw_many([request])
+        (result,) = await self.impl.draw_many([DrawRequest(record_key(ROOT, record), quantity, counters)])
         return result
 
     async def entries(self, record: str, quantity: int, *counters: Counter) -> list[tuple[int, int, int | None]]:
@@ -64,18 +61,7 @@ class Store:
         return result.remaining, rows, result.replayed
 
     async def fields(self, key: str) -> dict[str, int]:
-        if self.redis is not None:
-            return await self.redis.fields(key)
-        assert self.memory is not None
-        return await self.memory.fields(key)
-
-    async def settle(
-        self, operation: str, key: str, field: str, value: int, also: tuple[str, int] | None = None
-    ) -> int:
-        if self.redis is not None:
-            return await self.redis.settle(record_key(ROOT, operation), key, field, value, also)
-        assert self.memory is not None
-        return self.memory.inner.settle(record_key(ROOT, operation), key, field, value, also)
+        return await self.impl.fields(key)
 
     async def adjust(
         self,
@@ -87,16 +73,10 @@ class Store:
         payload: bytes,
         also: tuple[str, int] | None = None,
     ) -> bytes | None:
-        if self.redis is not None:
-            return await self.redis.adjust(record_key(ROOT, operation), key, field, expected, value, payload, also)
-        assert self.memory is not None
-        return await self.memory.adjust(record_key(ROOT, operation), key, field, expected, value, payload, also)
+        return await self.impl.adjust(record_key(ROOT, operation), key, field, expected, value, payload, also)
 
     async def mark(self, key: str, field: str) -> bool:
-        if self.redis is not None:
-            return await self.redis.mark(key, field, 1)
-        assert self.memory is not None
-        return self.memory.inner.mark(key, field, 1)
+        return await self.impl.mark(key, field, 1)
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
@@ -104,12 +84,12 @@ async def store(
     request: pytest.FixtureRequest, redis_url: str, redis_cluster_nodes: list[tuple[str, int]]
 ) -> AsyncIterator[Store]:
     if request.param == "memory":
-        yield Store(memory=AsyncMemoryStore(MemoryStore()))
+        yield Store(memory_store.MemoryStore())
         return
     client: Redis | RedisCluster = (
         await fresh_redis(redis_url) if request.param == "redis" else fresh_cluster(redis_cluster_nodes)
     )
-    yield Store(redis_store=RedisStore(client))
+    yield Store(RedisStore(client))
     await client.aclose()
 
 
@@ -231,11 +211,12 @@ async def test_requires_gates_a_counter_on_a_mark_set_earlier_in_the_same_call(s
     )
 
 
-async def test_settle_and_mark_happen_once(store: Store) -> None:
-    """R41: settle sets a field once per operation and returns the first previous value; mark sets once."""
+async def test_adjust_and_mark_happen_once(store: Store) -> None:
+    """R41: adjust cuts a field once per operation (21 -> 20, payload P1) and answers the first payload to a
+    repeat, changing nothing; mark sets once."""
     await store.draw("r1", 21, Counter(A, 0, allowance=40))
-    assert await store.settle("op-1", A, "c:0", 20) == 21
-    assert await store.settle("op-1", A, "c:0", 5) == 21
+    assert await store.adjust("op-1", A, "c:0", 21, 20, b"P1") == b"P1"
+    assert await store.adjust("op-1", A, "c:0", 21, 5, b"P2") == b"P1"
     assert (await store.fields(A))["c:0"] == 20
     assert await store.mark(ACT, "activated") is True
     assert await store.mark(ACT, "activated") is False
@@ -435,13 +416,13 @@ async def test_a_tier_ordinal_saturates_at_two_to_the_53_minus_1(store: Store) -
     assert (await store.fields(A))["e:0"] == MAX
 
 
-async def test_settle_and_adjust_write_the_tier_entries_with_the_cut(store: Store) -> None:
+async def test_adjust_writes_the_tier_entries_with_the_cut(store: Store) -> None:
     """R41 + R17: a cut writes c:0 and the tier entries it reaches (e:0) together, once per operation."""
     await store.draw("r1", 21, Counter(A, 0, allowance=40, tier_ends=(20,)))
     assert (await store.fields(A))["e:0"] == 2
     assert await store.adjust("op-1", A, "c:0", 21, 20, b"{}", ("e:0", 3)) == b"{}"
     assert await store.adjust("op-1", A, "c:0", 20, 10, b"{}", ("e:0", 9)) == b"{}"
     assert await store.fields(A) == {"c:0": 20, "e:0": 3, "latest": 0}
-    assert await store.settle("op-2", B, "c:0", 5, ("e:0", 1)) == 0
-    assert await store.settle("op-2", B, "c:0", 6, ("e:0", 2)) == 0
+    assert await store.adjust("op-2", B, "c:0", 0, 5, b"{}", ("e:0", 1)) == b"{}"
+    assert await store.adjust("op-2", B, "c:0", 0, 6, b"{}", ("e:0", 2)) == b"{}"
     assert await store.fields(B) == {"c:0": 5, "e:0": 1}

@@ -19,22 +19,26 @@ The default catalog has one GeoTree used by the GeoTree tests::
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 import yaml
 
+from rater.batch import rate_batch
 from rater.catalog import Catalog
 from rater.engine import Rater
-from rater.errors import RatingError
-from rater.events import ChargeLine, RatedCharge
+from rater.errors import ExceptionType, RatingError
+from rater.events import ChargeLine, Outcome, RatedCharge, RatingExceptionEvent
+from rater.memory_store import MemoryStore
 from rater.offline import load_folder
 from rater.record import UsageRecord, from_mapping
+from rater.state import Counter, DrawRequest, DrawResult
 from rater.subscriptions import Subscriptions
 
 Doc = dict[str, Any]
@@ -191,8 +195,37 @@ def record(**fields: Any) -> UsageRecord:
     return from_mapping(usage(**fields))
 
 
+#: The in-memory store each rater of a test draws from (one per rater, as ``rater rate`` keeps one per run).
+_STORES: weakref.WeakKeyDictionary[Rater, MemoryStore] = weakref.WeakKeyDictionary()
+
+
+def store_of(rater: Rater) -> MemoryStore:
+    """The in-memory store :func:`rate_one` rates ``rater``'s records against."""
+    store = _STORES.get(rater)
+    if store is None:
+        store = _STORES[rater] = MemoryStore()
+    return store
+
+
+def rate_one(rater: Rater, data: bytes | Doc | UsageRecord, fallback: str = "test:1") -> tuple[str, Outcome]:
+    """Rate one record through the one rating pipeline (:func:`rater.batch.rate_batch`) on the rater's
+    in-memory store: ``(record id, outcome)``."""
+    if isinstance(data, UsageRecord):
+        data = orjson.dumps(data.raw)  # the record's own JSON object
+    elif isinstance(data, dict):
+        data = orjson.dumps(data)
+    return asyncio.run(rate_batch(rater, store_of(rater), [(data, fallback)]))[0]
+
+
+def charge_of(rater: Rater, record: UsageRecord | Doc) -> RatedCharge:
+    """The rated charge of one record (fails the test when the record becomes a rating exception)."""
+    _, result = rate_one(rater, record)
+    assert isinstance(result, RatedCharge), result
+    return result
+
+
 def rated(rater: Rater, **fields: Any) -> RatedCharge:
-    return rater.rate(record(**fields))
+    return charge_of(rater, usage(**fields))
 
 
 def line(rater: Rater, **fields: Any) -> ChargeLine:
@@ -203,7 +236,33 @@ def line(rater: Rater, **fields: Any) -> ChargeLine:
 
 
 def rating_error(rater: Rater, **fields: Any) -> RatingError:
-    """The :class:`RatingError` rating the record raises."""
-    with pytest.raises(RatingError) as caught:
-        rater.rate(record(**fields))
-    return caught.value
+    """The rating error the pipeline reports for the record (its rating exception event, read back)."""
+    _, result = rate_one(rater, usage(**fields))
+    assert isinstance(result, RatingExceptionEvent), result
+    return RatingError(ExceptionType(result.type), result.message, account=result.account)
+
+
+class Twin(MemoryStore):
+    """The in-memory store called one request at a time, as these tests read best."""
+
+    def draw(self, record_key: str, quantity: int, counters: list[Counter], whole: bool = False) -> DrawResult:
+        request = DrawRequest(record_key, quantity, tuple(counters), whole)
+        return asyncio.run(self.draw_many([request]))[0]
+
+    def fields(self, key: str) -> dict[str, int]:  # type: ignore[override]
+        return asyncio.run(super().fields(key))
+
+    def mark(self, key: str, field: str, value: int) -> bool:  # type: ignore[override]
+        return asyncio.run(super().mark(key, field, value))
+
+    def adjust(  # type: ignore[override]
+        self,
+        operation_key: str,
+        key: str,
+        field: str,
+        expected: int,
+        value: int,
+        payload: bytes,
+        also: tuple[str, int] | None = None,
+    ) -> bytes | None:
+        return asyncio.run(super().adjust(operation_key, key, field, expected, value, payload, also))

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 
 from rater.balances import Balances, BucketBalance, UnknownSubject
 from rater.engine import Rater
+from rater.memory_store import MemoryStore
 from rater.offline import load_folder
-from rater.record import from_mapping
-from rater.state import MemoryStore
+from tests.unit._builders import charge_of, rate_one, store_of
 from tests.unit.test_consumption_properties import _records, _write, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,12 +25,11 @@ def _rated(name: str, records: int | None = None) -> tuple[Balances, MemoryStore
     """The example's first ``records`` usage lines rated offline; its balances and memory store."""
     folder = ROOT / "examples" / name
     catalog, subscriptions = load_folder(folder)
-    store = MemoryStore()
-    rater = Rater(catalog, subscriptions, store)
+    rater = Rater(catalog, subscriptions)
     lines = [line for line in (folder / "usage.jsonl").read_bytes().splitlines() if line.strip()]
     for number, line in enumerate(lines[:records], start=1):
-        rater.outcome(line, f"usage.jsonl:{number}")
-    return Balances(catalog, subscriptions), store
+        rate_one(rater, line, f"usage.jsonl:{number}")
+    return Balances(catalog, subscriptions), store_of(rater)
 
 
 def _at(text: str) -> dt.datetime:
@@ -216,12 +215,12 @@ def test_balances_show_every_draw_as_rated(case: dict[str, Any]) -> None:
         folder = Path(tmp)
         _write(folder, case)
         catalog, subscriptions = load_folder(folder)
-    store = MemoryStore()
-    rater = Rater(catalog, subscriptions, store)
+    rater = Rater(catalog, subscriptions)
+    store = store_of(rater)
     balances = Balances(catalog, subscriptions)
     drawn: dict[tuple[str, str, str], int] = {}  # what each participant drew of a pool in a period
     for record in _records(case):
-        outcome = rater.rate(from_mapping(record))
+        outcome = charge_of(rater, record)
         at = dt.datetime.fromisoformat(str(record["event_time"]))
         view = balances.view(balances.service(outcome.account_service), store.hashes, at)
         shown = {bucket.bucket_instance: bucket for bucket in view.buckets}

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
-from rater.batch import fingerprint, rate_batch
+from rater.batch import activation_marks, fingerprint, rate_batch
 from rater.engine import Rater
 from rater.errors import DrawRefused
 from rater.events import Outcome, RatedCharge, RatingExceptionEvent
-from rater.state import AsyncMemoryStore, MemoryStore
+from rater.memory_store import MemoryStore
 from tests.unit._builders import (
     account,
     catalog_doc,
@@ -40,7 +40,7 @@ def _rater(tmp_path: Path) -> Rater:
     )
 
 
-def _rate(rater: Rater, store: AsyncMemoryStore, *bodies: dict[str, Any] | bytes) -> list[tuple[str, Outcome]]:
+def _rate(rater: Rater, store: MemoryStore, *bodies: dict[str, Any] | bytes) -> list[tuple[str, Outcome]]:
     items = [(body if isinstance(body, bytes) else orjson.dumps(body), f"usage:0:{n}") for n, body in enumerate(bodies)]
     return asyncio.run(rate_batch(rater, store, items))
 
@@ -50,7 +50,7 @@ def test_the_largest_exact_quantity_is_rated_and_one_more_second_is_not(tmp_path
     9,007,199,254,740 s = 9,007,199,254,740,000 ms is below: 150,119,987,579 min x $0.06 = $9,007,199,254.74.
     One second more, 9,007,199,254,741,000 ms, is not: an invalid_record exception, and nothing is drawn."""
     rater = _rater(tmp_path)
-    store = AsyncMemoryStore()
+    store = MemoryStore()
     (_, fits), (_, over) = _rate(
         rater,
         store,
@@ -62,7 +62,7 @@ def test_the_largest_exact_quantity_is_rated_and_one_more_second_is_not(tmp_path
     assert isinstance(over, RatingExceptionEvent)
     assert (over.record_id, over.type) == ("over", "invalid_record")
     assert "2^53" in over.message
-    assert not any("over" in key for key in store.inner.results)
+    assert not any("over" in key for key in store.results)
 
 
 def test_an_unexpected_error_rating_one_record_is_that_records_exception(
@@ -86,7 +86,7 @@ def test_an_unexpected_error_rating_one_record_is_that_records_exception(
 
     monkeypatch.setattr(rater, "prepare", failing_prepare)
     monkeypatch.setattr(rater, "finish", failing_finish)
-    store = AsyncMemoryStore()
+    store = MemoryStore()
     out = _rate(
         rater,
         store,
@@ -108,7 +108,7 @@ def test_an_unexpected_error_rating_one_record_is_that_records_exception(
     # The one that failed while priced had drawn: its event says so (its stored draw is replayed on
     # reprocessing); the one that failed in preparation drew nothing and says nothing.
     assert (out[3][1].to_dict().get("drew"), "drew" in out[1][1].to_dict()) == (True, False)
-    assert not any("boom-prepare" in key for key in store.inner.results)
+    assert not any("boom-prepare" in key for key in store.results)
 
 
 def test_a_record_id_reused_on_another_account_is_a_duplicate_record(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_a_record_id_reused_on_another_account_is_a_duplicate_record(tmp_path: P
     kernel's own dedupe would not see it) is a duplicate_record exception with its own event id, ACC-2 draws
     nothing; the exact resend of ACC-1's "x" gets the first outcome again, byte for byte."""
     rater = _rater(tmp_path)
-    store = AsyncMemoryStore(MemoryStore())
+    store = MemoryStore()
     first = usage(record_id="x")
     (_, rated), (_, duplicate), (_, again) = _rate(
         rater, store, first, usage(record_id="x", usage_identifier="+15195550200"), first
@@ -129,14 +129,14 @@ def test_a_record_id_reused_on_another_account_is_a_duplicate_record(tmp_path: P
     assert body["event_id"] != rated.to_dict()["event_id"]
     assert body["event_id"].startswith("x:duplicate:")
     assert orjson.dumps(again.to_dict()) == orjson.dumps(rated.to_dict())
-    assert [key for key in store.inner.results if "x" in key] == ["rater:{ACC-1}:record:x"]
+    assert [key for key in store.results if "x" in key] == ["rater:{ACC-1}:record:x"]
 
 
 def test_the_same_record_id_with_other_content_in_one_batch(tmp_path: Path) -> None:
     """Two records "y" in one batch, 60 s then 120 s on the same phone: the first is rated ($0.06), the second
     is a duplicate_record (it would otherwise have replayed the first's draw under a different body)."""
     rater = _rater(tmp_path)
-    (_, one), (_, two) = _rate(rater, AsyncMemoryStore(), usage(record_id="y"), usage(record_id="y", quantity="120"))
+    (_, one), (_, two) = _rate(rater, MemoryStore(), usage(record_id="y"), usage(record_id="y", quantity="120"))
     assert isinstance(one, RatedCharge)
     assert one.total_amount == Decimal("0.06")
     assert isinstance(two, RatingExceptionEvent)
@@ -150,7 +150,7 @@ def test_the_fingerprint_ignores_what_does_not_change_the_outcome(tmp_path: Path
     from rater.record import from_mapping
 
     def print_of(**fields: Any) -> str:
-        return fingerprint(rater.prepare(from_mapping(usage(record_id="f", **fields))))
+        return fingerprint(rater.prepare(from_mapping(usage(record_id="f", **fields)), activation_marks(rater)))
 
     base = print_of()
     assert print_of(produced_at=123, extra={"a": 1}) == base
@@ -173,10 +173,10 @@ class _Refusing(MemoryStore):
         super().__init__()
         self.refused = refused
 
-    def draw(self, record_key: str, quantity: int, counters: Any, whole: bool = False) -> Any:
+    def _draw_one(self, record_key: str, quantity: int, counters: Any, whole: bool) -> Any:
         if record_key.endswith(f":record:{self.refused}"):
             raise DrawRefused(0, "the kernel refused it")
-        return super().draw(record_key, quantity, counters, whole)
+        return super()._draw_one(record_key, quantity, counters, whole)
 
 
 def test_a_draw_the_store_refuses_is_that_records_exception(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_a_draw_the_store_refuses_is_that_records_exception(tmp_path: Path) -> N
     it keep their draws (asked again, they replay) and the ones after it are drawn: $0.06 each."""
     rater = _rater(tmp_path)
     inner = _Refusing("no")
-    out = _rate(rater, AsyncMemoryStore(inner), usage(record_id="a"), usage(record_id="no"), usage(record_id="b"))
+    out = _rate(rater, inner, usage(record_id="a"), usage(record_id="no"), usage(record_id="b"))
     assert [(record_id, getattr(o, "type", "rated")) for record_id, o in out] == [
         ("a", "rated"),
         ("no", "software_system_error"),
@@ -242,8 +242,7 @@ def test_a_record_without_a_rate_draws_whole_or_not_at_all() -> None:
 
     catalog, subscriptions = load_folder(E04_NO_PLAN)
     rater = Rater(catalog, subscriptions)
-    inner = MemoryStore()
-    store = AsyncMemoryStore(inner)
+    store = inner = MemoryStore()
 
     def data(record_id: str, gb: str) -> dict[str, Any]:
         return usage(
@@ -286,9 +285,7 @@ def test_a_record_may_reach_at_most_500_occurrences_of_a_repeating_tier() -> Non
             event_time="2026-03-10T09:00:00Z",
         )  # fmt: skip
 
-    (_, most), (_, over) = _rate(
-        Rater(catalog, subscriptions), AsyncMemoryStore(inner), data("most", "250000"), data("over", "250500")
-    )
+    (_, most), (_, over) = _rate(Rater(catalog, subscriptions), inner, data("most", "250000"), data("over", "250500"))
     assert isinstance(most, RatedCharge)
     assert most.total_amount == Decimal("2495.00")
     assert len([line for line in most.charges if line.type == "flat_charge"]) == 499

@@ -1,6 +1,6 @@
 """The stream's cancellation settlement (:func:`rater.batch.settle_cancellation`) against the in-memory
-twin of the kernel: it prices the same adjustments as offline rating's ``Rater.cancel`` (R41, E13), and a
-repeated operation gets the first settlement back, byte for byte."""
+twin of the kernel: ``rater rate`` settles a cancel control line through it and writes the same adjustments
+(R41, E13), and a repeated operation gets the first settlement back, byte for byte."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ import pytest
 from rater.batch import rate_batch, settle_cancellation
 from rater.catalog import catalog_document
 from rater.engine import Rater
-from rater.events import RatedAdjustment, dumps
+from rater.events import RatedAdjustment, RatedCharge, dumps
+from rater.memory_store import MemoryStore
 from rater.offline import load_folder, rate_folder
 from rater.provisioning import Config, apply, cancelled_services, compile_config, parse_operation
-from rater.record import from_mapping
-from rater.state import AsyncMemoryStore
 from rater.subscriptions import cancel_account_service
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -27,12 +26,12 @@ GB = 1_000_000_000
 CUT = dt.date(2026, 9, 11)
 
 
-def settle(name: str) -> tuple[list[bytes], list[bytes], AsyncMemoryStore, Rater]:
+def settle(name: str) -> tuple[list[bytes], list[bytes], MemoryStore, Rater]:
     """(the stream's events, a repeat's events, the store, the rater) after the records before the cancel."""
     folder = EXAMPLES / name
     catalog, subscriptions = load_folder(folder)
     rater = Rater(catalog, subscriptions)
-    store = AsyncMemoryStore()
+    store = MemoryStore()
     lines = (folder / "usage.jsonl").read_bytes().splitlines()
     cut = next(i for i, line in enumerate(lines) if b'"control"' in line)
     control = orjson.loads(lines[cut])
@@ -42,7 +41,7 @@ def settle(name: str) -> tuple[list[bytes], list[bytes], AsyncMemoryStore, Rater
         await rate_batch(rater, store, [(line, str(n)) for n, line in enumerate(lines[:cut])])
         first = await settle_cancellation(rater, store, control["account_service"], day, control["id"])
         again = await settle_cancellation(rater, store, control["account_service"], day, control["id"])
-        return first, again
+        return [done.event for done in first], [done.event for done in again]
 
     first, again = asyncio.run(run())
     return first, again, store, rater
@@ -66,7 +65,7 @@ def test_the_stream_settles_as_offline_rating_does(name: str, total: str, consum
     assert again == first
     (event,) = [orjson.loads(body) for body in first]
     assert (event["total_amount"], event["consumed"], event["kept"]) == (total, consumed, kept)
-    (counter,) = [fields for fields in store.inner.hashes.values() if any(f.startswith("c:") for f in fields)]
+    (counter,) = [fields for fields in store.hashes.values() if any(f.startswith("c:") for f in fields)]
     assert [value for field, value in counter.items() if field.startswith("c:")] == [kept]
     assert rater.subscriptions.services[event["account_service"]].cancel is None  # the provisioner's change
 
@@ -76,7 +75,7 @@ def test_a_service_without_a_prorated_bucket_settles_nothing() -> None:
     catalog, subscriptions = load_folder(EXAMPLES / "E01-tier-boundary-250-messages")
     rater = Rater(catalog, subscriptions)
     service = next(iter(subscriptions.services))
-    events = asyncio.run(settle_cancellation(rater, AsyncMemoryStore(), service, dt.date(2026, 3, 15), "op"))
+    events = asyncio.run(settle_cancellation(rater, MemoryStore(), service, dt.date(2026, 3, 15), "op"))
     assert events == []
 
 
@@ -118,9 +117,9 @@ def test_a_late_record_after_the_settlement_does_not_enter_tier_2_again() -> Non
     0.00 (T2 has no rate plan)."""
     (adjustment,), _, store, rater = settle("E13-proration-on-cancel")
     assert orjson.loads(adjustment)["total_amount"] == "8.00"
-    (counter,) = [fields for fields in store.inner.hashes.values() if any(f.startswith("c:") for f in fields)]
+    (counter,) = [fields for fields in store.hashes.values() if any(f.startswith("c:") for f in fields)]
     assert sorted((f, v) for f, v in counter.items() if f[:2] in ("c:", "e:")) == [("c:1", 12 * GB), ("e:1", 2)]
-    after = Rater(rater.catalog, cancel_account_service(rater.subscriptions, rater.catalog, "AS-12", CUT), store.inner)
+    after = Rater(rater.catalog, cancel_account_service(rater.subscriptions, rater.catalog, "AS-12", CUT))
     late = {
         "record_id": "e13-late",
         "usage_identifier": "+15195551200",
@@ -129,7 +128,8 @@ def test_a_late_record_after_the_settlement_does_not_enter_tier_2_again() -> Non
         "unit": "GB",
         "event_time": "2026-09-09T10:00:00Z",
     }
-    event = after.rate(from_mapping(late))
+    ((_, event),) = asyncio.run(rate_batch(after, store, [(orjson.dumps(late), "late:1")]))
+    assert isinstance(event, RatedCharge)
     (draw,) = event.draws
     assert (draw.before, draw.after, draw.allowance) == (12 * GB, 13 * GB, 20 * GB)
     assert (event.charges, event.crossings, event.total_amount) == ((), (), Decimal("0.00"))

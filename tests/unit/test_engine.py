@@ -1,5 +1,5 @@
 """The rating core (rater.engine) and offline rating (rater.offline): R1 dedupe, R2 owner resolution, R3
-quantities, R4 GeoTree misses, ``Rater.outcome`` (bytes in, exactly one event out) and the event schemas of
+quantities, R4 GeoTree misses, the pipeline (bytes in, exactly one event out) and the event schemas of
 docs/events.md."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from rater.catalog.model import UsageClass
-from rater.engine import Deduper, Rater, record_quantity, resolve_owner
+from rater.engine import Rater, record_quantity, resolve_owner
 from rater.errors import ExceptionType, InvalidRecord, RatingError
 from rater.events import RatedCharge, RatingExceptionEvent, dumps
 from rater.offline import Summary, rate_folder, rate_lines
@@ -26,6 +26,7 @@ from tests.unit._builders import (
     group,
     make_rater,
     rate,
+    rate_one,
     rated,
     rating_error,
     record,
@@ -51,25 +52,12 @@ def _voice_rater(tmp_path: Path, *accounts: dict[str, Any], amount: str = "0.06"
 
 
 def _exception(rater: Rater, data: bytes, fallback: str = "usage.jsonl:1") -> tuple[str, RatingExceptionEvent]:
-    record_id, outcome = rater.outcome(data, fallback)
+    record_id, outcome = rate_one(rater, data, fallback)
     assert isinstance(outcome, RatingExceptionEvent), outcome
     return record_id, outcome
 
 
 # --- R1: dedupe --------------------------------------------------------------------------------------------
-
-
-def test_deduper_keeps_the_first_outcome(tmp_path: Path) -> None:
-    """R1: a record id is rated once; remembering a second outcome for the same id keeps the first."""
-    rater = _voice_rater(tmp_path)
-    first = rated(rater, record_id="dup")
-    second = rated(rater, record_id="dup", quantity="120")
-    dedupe = Deduper()
-    assert dedupe.get("dup") is None
-    dedupe.remember("dup", first)
-    dedupe.remember("dup", second)
-    assert dedupe.get("dup") is first
-    assert dedupe.get("other") is None
 
 
 def test_rate_folder_rates_a_repeated_record_id_once(tmp_path: Path) -> None:
@@ -269,7 +257,7 @@ def test_unit_that_does_not_fit_the_class(usage_class: UsageClass, unit: str) ->
 
 
 def test_quantity_through_the_rater(tmp_path: Path) -> None:
-    """R3 in Rater.rate: "2 min" -> quantity 120,000 ms, unit "ms", unit_type "time"; 2 min x $0.06 = $0.12."""
+    """R3 through the pipeline: "2 min" -> quantity 120,000 ms, unit "ms", unit_type "time"; 2 min x $0.06 = $0.12."""
     charged = rated(_voice_rater(tmp_path), quantity="2", unit="min")
     assert (charged.quantity, charged.unit, charged.unit_type, charged.total_amount) == (
         120_000,
@@ -288,8 +276,6 @@ def test_wrong_unit_and_unknown_class_are_invalid_records(tmp_path: Path) -> Non
     record_id, unknown = _exception(rater, orjson.dumps(usage(record_id="r-class", usage_class="FAX")))
     assert (record_id, unknown.type) == ("r-class", "invalid_record")
     assert "FAX" in unknown.message
-    with pytest.raises(InvalidRecord):
-        rater.rate(record(usage_class="FAX"))
 
 
 # --- R4: GeoTree -------------------------------------------------------------------------------------------
@@ -314,7 +300,7 @@ def test_geotree_call_is_located_and_rated(tmp_path: Path) -> None:
     assert rated(rater, terminating_identifier="+1 808-555-1234").location is None
 
 
-# --- Rater.outcome: bytes in, exactly one event out --------------------------------------------------------
+# --- The pipeline: bytes in, exactly one event out -----------------------------------------------------------
 
 
 def test_undecodable_utf8_bytes_become_an_invalid_record_event(tmp_path: Path) -> None:
@@ -345,7 +331,7 @@ def test_non_utf8_bytes_are_kept_as_base64(tmp_path: Path) -> None:
 
 
 def test_invalid_record_with_a_readable_id_keeps_its_id(tmp_path: Path) -> None:
-    """docs/events.md + Rater.outcome docstring ("fallback_id names a record whose id cannot be read"):
+    """docs/events.md + rate_batch docstring (the fallback id names a record whose id cannot be read):
     {"record_id": "r-9", "usage_identifier": ...} lacks class, quantity and time -> invalid_record for "r-9"."""
     data = orjson.dumps({"record_id": "r-9", "usage_identifier": UID})
     record_id, event = _exception(_voice_rater(tmp_path), data, "usage.jsonl:1")
@@ -356,14 +342,15 @@ def test_invalid_record_with_a_readable_id_keeps_its_id(tmp_path: Path) -> None:
 def test_unexpected_error_becomes_software_system_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
-    """R31 "Software System Error", style habit 6: an unexpected exception inside Rater.rate is never raised;
-    it becomes a software_system_error event for the record's own id, with the original kept for reprocessing."""
+    """R31 "Software System Error", style habit 6: an unexpected exception inside Rater.prepare is never
+    raised; it becomes a software_system_error event for the record's own id, with the original kept for
+    reprocessing."""
 
-    def explode(self: Rater, record: UsageRecord) -> RatedCharge:
+    def explode(self: Rater, record: UsageRecord, *args: object) -> RatedCharge:
         raise error
 
     rater = _voice_rater(tmp_path)
-    monkeypatch.setattr(Rater, "rate", explode)
+    monkeypatch.setattr(Rater, "prepare", explode)
     data = orjson.dumps(usage(record_id="r-boom"))
     record_id, event = _exception(rater, data)
     assert (record_id, event.type, event.account) == ("r-boom", "software_system_error", None)
@@ -402,7 +389,7 @@ def test_rated_charge_event_has_the_documented_fields(tmp_path: Path) -> None:
     subscriptions = subscriptions_doc(account("ACC-CHILD", usage_invoicer="ACC-INV"), {"id": "ACC-INV"})
     rater = make_rater(tmp_path, catalog, subscriptions)
     data = orjson.dumps(usage(record_id="e7-61s", quantity="61", event_time="2026-03-02T06:00:00-05:00"))
-    record_id, outcome = rater.outcome(data, "usage.jsonl:1")
+    record_id, outcome = rate_one(rater, data, "usage.jsonl:1")
     assert record_id == "e7-61s"
     assert isinstance(outcome, RatedCharge)
     expected = {
@@ -466,8 +453,8 @@ def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
     byte-identical events (rated charge and exception alike)."""
     rater = _voice_rater(tmp_path)
     for data in (orjson.dumps(usage()), b"not json"):
-        first = dumps(rater.outcome(data, "x:1")[1])
-        assert dumps(rater.outcome(data, "x:1")[1]) == first
+        first = dumps(rate_one(rater, data, "x:1")[1])
+        assert dumps(rate_one(rater, data, "x:1")[1]) == first
 
 
 def test_rating_error_is_permanent() -> None:

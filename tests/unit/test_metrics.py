@@ -14,6 +14,7 @@ from rater.events import RatedCharge, RatingExceptionEvent
 from rater.offline import load_folder
 from streams import metrics
 from streams.settings import Settings, SettingsError
+from tests.unit._builders import rate_one
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,8 +34,8 @@ def test_outcomes_count_rated_records_and_exceptions_by_type() -> None:
     folder = ROOT / "examples" / "E01-tier-boundary-250-messages"
     rater = Rater(*load_folder(folder))
     line = (folder / "usage.jsonl").read_bytes().splitlines()[0]
-    _, rated = rater.outcome(line, "l1")
-    _, unknown = rater.outcome(line.replace(b"+15195552500", b"+10000000000").replace(b"A250-001", b"X"), "l2")
+    _, rated = rate_one(rater, line, "l1")
+    _, unknown = rate_one(rater, line.replace(b"+15195552500", b"+10000000000").replace(b"A250-001", b"X"), "l2")
     assert isinstance(rated, RatedCharge)
     assert isinstance(unknown, RatingExceptionEvent)
     before_rated = _value("rater_records_rated_total")

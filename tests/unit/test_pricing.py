@@ -33,6 +33,7 @@ from tests.unit._builders import (
     Doc,
     account,
     catalog_doc,
+    charge_of,
     group,
     line,
     load,
@@ -140,7 +141,7 @@ def test_lowest_level_plan_wins(tmp_path: Path, lowest: int) -> None:
     ($0.02) -> package-service ($0.03) -> account-package ($0.04) -> package frequency ($0.05) -> account
     ($0.06) -> parent ($0.07) -> usage invoicer ($0.08) -> owner ($0.09).
 
-    Rated through Rater.rate (no bucket, so no overage plan there): 60 s = 1 min x $0.0N = $0.0N, billed
+    Rated through the pipeline (no bucket, so no overage plan there): 60 s = 1 min x $0.0N = $0.0N, billed
     to the usage invoicer ACC-INVOICER.
     """
     level, plan_id, amount, attached = LEVELS[lowest]
@@ -413,7 +414,7 @@ def test_no_group_in_the_account_currency_is_rate_group_not_found(tmp_path: Path
 
     with_eur = [*usd_only, group("EUR", rate("VOICE", "0.04"), currency="EUR")]
     after = make_rater(tmp_path / "after", catalog_doc(with_eur), subscriptions_doc(account(currency="EUR")))
-    charged = after.rate(record())
+    charged = charge_of(after, record())
     assert (charged.charges[0].rate_group, charged.total_amount, charged.currency) == ("EUR", Decimal("0.04"), "EUR")
 
 
@@ -497,7 +498,7 @@ def test_geotree_rate_at_a_higher_node_covers_a_descendant(tmp_path: Path) -> No
     """R4b/R28: rates UK $0.50/min then NORTH-AMERICA $0.10/min.  A call to +1 808 555 1234 is located at
     HAWAII (longest prefix "1808"); UK does not cover it, NORTH-AMERICA does: 1 min x 0.10 = $0.10."""
     rater = _ld(tmp_path, rate("LD", "0.50", location="UK"), rate("LD", "0.10", location="NORTH-AMERICA"))
-    charged = rater.rate(record(usage_class="LD", terminating_identifier="+18085551234"))
+    charged = charge_of(rater, record(usage_class="LD", terminating_identifier="+18085551234"))
     assert charged.location == "HAWAII"
     assert (charged.charges[0].rate, charged.total_amount) == ("LD-GROUP#2", Decimal("0.10"))
 
@@ -653,7 +654,7 @@ def test_charge_e7() -> None:
 
 
 def test_rounding_and_charge_through_the_rater(tmp_path: Path) -> None:
-    """R29 + R30 in Rater.rate: rule M = 60 s, I = 6 s, $0.06/min, precision 3; 61 s -> 66 s -> 1.1 min x 0.06 =
+    """R29 + R30 through the pipeline: rule M = 60 s, I = 6 s, $0.06/min, precision 3; 61 s -> 66 s -> 1.1 min x 0.06 =
     $0.066; the record's quantity is 61,000 ms and its billable quantity 66,000 ms; the line prices the
     billable 66,000 ms with the rule's id (Q6: rounding applies before allocation)."""
     rater = _voice(

@@ -17,9 +17,9 @@ from typing import Any
 from rater.buckets import Candidate, Resolver, sharing_roots
 from rater.catalog.model import SharePlan
 from rater.keys import bucket_key
-from rater.state import UNLIMITED, MemoryStore
+from rater.state import UNLIMITED
 from rater.subscriptions import Account
-from tests.unit._builders import GEOTREE, USAGE_CLASSES, Doc, load
+from tests.unit._builders import GEOTREE, USAGE_CLASSES, Doc, Twin, load
 
 GB = 10**9
 MB = 10**6
@@ -528,7 +528,7 @@ def test_rollover_carry_joins_tier_1_next_period(tmp_path: Path) -> None:
     R = 15 - 12 = 3 GB.  February's counter carries 3 GB (allowance 15 + 3 = 18 GB) and its tiers with the carry
     are T1 = 10 + 3 = 13 GB, T2 = 5 GB."""
     res = _e9(tmp_path, "cumulative")
-    store = MemoryStore()
+    store = Twin()
     january = one(res, "AS-1", d(2026, 1, 10))
     assert (january.counter.allowance, january.counter.full_allowance, january.counter.rollover) == (
         15 * GB,
@@ -546,7 +546,7 @@ def test_rollover_size_last_tier(tmp_path: Path) -> None:
     """R36 / Q3 alternative (rollover_size last_tier): S = s2 = 5 GB.  January uses 2 GB -> R = max(0, 5 - 2) =
     3 GB (cumulative would carry 15 - 2 = 13 GB); February's allowance is 15 + 3 = 18 GB."""
     res = _e9(tmp_path, "last_tier")
-    store = MemoryStore()
+    store = Twin()
     store.draw("jan", 2 * GB, [one(res, "AS-1", d(2026, 1, 10)).counter])
     drawn = store.draw("feb", 1, [one(res, "AS-1", d(2026, 2, 10)).counter]).draws[0]
     assert (drawn.carry, drawn.allowance) == (3 * GB, 18 * GB)
@@ -707,7 +707,7 @@ def test_rollover_pool_rolls_an_untouched_period_forward_in_full(tmp_path: Path)
         cat,
         account("A", service("AS-SELL", "SVC-SELL"), service("PH1"), service("PH2"), share_plans=[plan_on("SP")]),
     )
-    store = MemoryStore()
+    store = Twin()
     january = one(res, "PH1", d(2026, 1, 10))
     assert january.counter.allowance == 2 * GB
     store.draw("jan", GB // 2, [january.counter])
