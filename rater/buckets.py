@@ -40,7 +40,7 @@ from rater.catalog.model import (
     UsageBucket,
 )
 from rater.keys import activation_key, bucket_key
-from rater.periods import Period, add_duration, period_at, period_by_index, prorate
+from rater.periods import DayWindow, Period, add_duration, period_at, period_by_index, prorate
 from rater.state import UNLIMITED, Counter
 from rater.subscriptions import (
     Account,
@@ -166,11 +166,13 @@ class Activation:
 
 @dataclass
 class Resolution:
-    """Everything a record may draw from, in order."""
+    """Everything a record may draw from, in order, and the days it holds for."""
 
     units: list[Candidate] = field(default_factory=list)
     money: list[Candidate] = field(default_factory=list)
     activations: list[Activation] = field(default_factory=list)
+    days: tuple[dt.date, dt.date] = (dt.date.min, FAR)
+    """``[first, end)``: the local days on which the same resolution holds (:class:`rater.periods.DayWindow`)."""
 
 
 class Resolver:
@@ -181,7 +183,7 @@ class Resolver:
         self.subscriptions = subscriptions
         self._eligible: dict[tuple[int, str, str | None], bool] = {}
         self._tiers: dict[tuple[int, tuple[int, int] | None, tuple[int, ...] | None], Tiers] = {}
-        self._periods: dict[tuple[str, dt.date], Period | None] = {}
+        self._periods: dict[tuple[str, dt.date], tuple[Period | None, dt.date, dt.date]] = {}
         self._service_level: dict[str, list[Instance]] = defaultdict(list)
         self._account_level: dict[str, list[Instance]] = defaultdict(list)
         self._share_level: dict[str, list[Instance]] = defaultdict(list)
@@ -384,8 +386,10 @@ class Resolver:
         """All allowances of ``owner`` eligible for a record of ``usage_class`` at ``location`` on ``day``.
 
         ``activated(root, account_package)`` tells whether a billing-activation package has been marked
-        activated by usage (state passed in; R53).
+        activated by usage (state passed in; R53).  Every question about ``day`` goes through one
+        :class:`DayWindow`, so the resolution says on which days it holds (``days``).
         """
+        when = DayWindow(day)
         result = Resolution()
         account = owner.account
         root = self._roots[account.id]
@@ -402,16 +406,17 @@ class Resolver:
                 replace(candidate, level=level)
                 for instance in instances
                 if level == "parent" or instance.carriers is None or owner.service.id in instance.carriers
-                for candidate in [self._candidate(instance, root, usage_class, location, day)]
+                for candidate in [self._candidate(instance, root, usage_class, location, when)]
                 if candidate is not None
             ]
             self._place(result, self._ordered(found))
-        for candidate in self._share_candidates(owner, root, usage_class, location, day, activated):
+        for candidate in self._share_candidates(owner, root, usage_class, location, when, activated):
             (result.money if candidate.instance.bucket.money else result.units).append(candidate)
         for instance, package in self._activation.get(owner.package.id, ()):
-            activation = self._activation_of(instance, package, root, usage_class, location, day)
+            activation = self._activation_of(instance, package, root, usage_class, location, when)
             if activation is not None:
                 result.activations.append(activation)
+        result.days = (when.lo, when.hi)
         return result
 
     def _place(self, result: Resolution, candidates: list[Candidate]) -> None:
@@ -427,11 +432,11 @@ class Resolver:
         )
 
     def _candidate(
-        self, instance: Instance, root: str, usage_class: str, location: str | None, day: dt.date
+        self, instance: Instance, root: str, usage_class: str, location: str | None, when: DayWindow
     ) -> Candidate | None:
         if not self.eligible(instance.bucket, usage_class, location):
             return None
-        period = self._period(instance, day)
+        period = self._period(instance, when)
         if period is None:
             return None
         tiers = self.tiers(instance.bucket, self._prorated(instance, period))
@@ -472,15 +477,26 @@ class Resolver:
         unit_type = self.catalog.bucket_unit_type(bucket)
         return Candidate(instance, period, tiers, counter, unit_type, participant, instance.level)
 
-    def _period(self, instance: Instance, day: dt.date) -> Period | None:
-        """``instance.period(day)``, memoised (instances and the catalog are immutable)."""
-        key = (instance.id, day)
-        if key in self._periods:
-            return self._periods[key]
-        period = instance.period(self.catalog, day)
-        if len(self._periods) > CACHE_LIMIT:
-            self._periods.clear()
-        self._periods[key] = period
+    def _period(self, instance: Instance, when: DayWindow) -> Period | None:
+        """``instance.period(day)``, memoised (instances and the catalog are immutable); ``when`` learns the
+        days that answer alike: the period's days while the instance exists, or the days before it starts
+        or after it ends (R10)."""
+        key = (instance.id, when.day)
+        found = self._periods.get(key)
+        if found is None:
+            period = instance.period(self.catalog, when.day)
+            expiry = instance.expiry(self.catalog)
+            if period is not None:
+                found = (period, period.start, min(period.end, expiry))
+            elif when.day < instance.effective:
+                found = (None, dt.date.min, instance.effective)
+            else:
+                found = (None, expiry, FAR)
+            if len(self._periods) > CACHE_LIMIT:
+                self._periods.clear()
+            self._periods[key] = found
+        period, first, end = found
+        when.inside(first, end)
         return period
 
     def _prorated(self, instance: Instance, period: Period) -> tuple[int, int] | None:
@@ -572,7 +588,7 @@ class Resolver:
         root: str,
         usage_class: str,
         location: str | None,
-        day: dt.date,
+        when: DayWindow,
         activated: Callable[[str, str], bool],
     ) -> list[Candidate]:
         found: list[Candidate] = []
@@ -581,14 +597,14 @@ class Resolver:
             assert isinstance(bucket, SharePlanBucket)
             if not self.eligible(bucket, usage_class, location):
                 continue
-            period = self._period(instance, day)
+            period = self._period(instance, when)
             if period is None:
                 continue
-            tiers, full = self._share_tiers(instance, bucket, period, day, activated)
+            tiers, full = self._share_tiers(instance, bucket, period, when, activated)
             limit = self.participation_limit(instance, catalog_participant)
             limit = UNLIMITED if limit is None else limit
             candidate = self._with_counter(instance, period, tiers, root, participant, limit, full)
-            gate = self._activation_gate(owner.package, root, day)
+            gate = self._activation_gate(owner.package, root, when)
             if gate is not None:
                 candidate = replace(candidate, counter=replace(candidate.counter, requires=gate))
             found.append(candidate)
@@ -609,7 +625,7 @@ class Resolver:
         instance: Instance,
         bucket: SharePlanBucket,
         period: Period,
-        day: dt.date,
+        when: DayWindow,
         activated: Callable[[str, str], bool],
     ) -> tuple[Tiers, Tiers]:
         """The pool's tiers in ``period``, prorated (R40, R41) and in full (the rollover base, R36), from one
@@ -621,7 +637,7 @@ class Resolver:
         assert plan is not None
         unit_type = self.catalog.bucket_unit_type(bucket)
         binary = bucket.binary_data_units
-        contributions = self._contributions(instance, plan, bucket, period, day, activated)
+        contributions = self._contributions(instance, plan, bucket, period, when, activated)
         if bucket.type is SharePlanBucketType.FIXED:
             sizes = tuple(
                 parse_quantity(tier.threshold, unit_type, binary=binary)
@@ -638,7 +654,7 @@ class Resolver:
                 else 0
                 for tier in bucket.tiers
             )
-        add_on = self._add_ons(instance, plan, bucket, period, day)
+        add_on = self._add_ons(instance, plan, bucket, period, when)
         if add_on and sizes:
             sizes = (sizes[0] + add_on, *sizes[1:])
         return self.tiers(bucket, self._prorated(instance, period), sizes=sizes), self.tiers(bucket, None, sizes=sizes)
@@ -661,7 +677,7 @@ class Resolver:
         plan: SharePlan,
         bucket: SharePlanBucket,
         period: Period,
-        day: dt.date,
+        when: DayWindow,
         activated: Callable[[str, str], bool],
     ) -> list[int]:
         entries = {entry.participant: entry for entry in bucket.participants if entry.contribution is not None}
@@ -678,12 +694,12 @@ class Resolver:
                     for service in package.services:
                         context = self.subscriptions.services[service.id]
                         targets.append((service.service, context.effective, context.cancel))
-                waiting = self._activation_gate(package, self._roots[account.id], day) is not None
+                waiting = self._activation_gate(package, self._roots[account.id], when) is not None
                 if waiting and not activated(self._roots[account.id], package.id):
                     continue  # R53: a billing-activation package contributes once activated
                 for catalog_id, start, cancel in targets:
                     entry = entries.get(catalog_id)
-                    if entry is None or start > day or (cancel is not None and cancel <= period.start):
+                    if entry is None or when.before(start) or (cancel is not None and cancel <= period.start):
                         continue
                     amount = parse_quantity(entry.contribution, unit_type, binary=bucket.binary_data_units)
                     if amount > 0:
@@ -691,7 +707,7 @@ class Resolver:
         return amounts
 
     def _add_ons(
-        self, instance: Instance, plan: SharePlan, bucket: SharePlanBucket, period: Period, day: dt.date
+        self, instance: Instance, plan: SharePlan, bucket: SharePlanBucket, period: Period, when: DayWindow
     ) -> int:
         total = 0
         unit_type = self.catalog.bucket_unit_type(bucket)
@@ -700,14 +716,14 @@ class Resolver:
                 add_on = self.catalog.packages[package.package].share_plan_add_on
                 if add_on is None or add_on.share_plan != plan.id:
                     continue
-                if package.effective > day or (package.cancel is not None and package.cancel <= period.start):
+                if when.before(package.effective) or (package.cancel is not None and package.cancel <= period.start):
                     continue
                 for allotment in add_on.allotments:
                     if allotment.bucket == bucket.id:
                         total += parse_quantity(allotment.amount, unit_type, binary=bucket.binary_data_units)
         return total
 
-    def _activation_gate(self, package: AccountPackage, root: str, day: dt.date) -> tuple[str, str] | None:
+    def _activation_gate(self, package: AccountPackage, root: str, when: DayWindow) -> tuple[str, str] | None:
         """R53: a package holding a billing activation service takes part in share plans only once activated.
         ``None`` when it has no activation bucket or its time expiry has passed (activated by time, R50b);
         otherwise the (key, field) the draw must find set: the mark a usage activation leaves."""
@@ -720,7 +736,7 @@ class Resolver:
             assert isinstance(bucket, UsageBucket)
             assert bucket.billing_activation is not None
             dues.append(add_duration(package.effective, bucket.billing_activation.time_expiry))
-        if day >= min(dues):
+        if not when.before(min(dues)):
             return None
         return activation_key(root, package.id), "activated"
 
@@ -733,18 +749,26 @@ class Resolver:
         root: str,
         usage_class: str,
         location: str | None,
-        day: dt.date,
+        when: DayWindow,
     ) -> Activation | None:
         bucket = instance.bucket
         assert isinstance(bucket, UsageBucket)
         activation = bucket.billing_activation
         assert activation is not None
-        if not self.eligible(bucket, usage_class, location) or day < package.effective:
+        if not self.eligible(bucket, usage_class, location) or when.before(package.effective):
             return None
         unit_type = self.catalog.bucket_unit_type(bucket)
         threshold = parse_quantity(activation.usage_threshold, unit_type, binary=bucket.binary_data_units)
         due = add_duration(package.effective, activation.time_expiry)
-        counter = Counter(key=activation_key(root, package.id), period=0, observe=True)
+        # The activation counter goes after the allowances (rater.engine); it activates the package by usage
+        # at its threshold (R50a, at least 1) or at once when the time expiry has passed (R50b).
+        counter = Counter(
+            key=activation_key(root, package.id),
+            period=0,
+            observe=True,
+            threshold=max(threshold, 1),
+            activate_now=not when.before(due),
+        )
         return Activation(instance, package, threshold, due, counter)
 
     # -- the read side: balances (rater/balances.py) -------------------------------------------------------
@@ -776,7 +800,7 @@ class Resolver:
         root = self._roots[instance.holder]
         bucket = instance.bucket
         if isinstance(bucket, SharePlanBucket):
-            tiers, full = self._share_tiers(instance, bucket, period, day, activated)
+            tiers, full = self._share_tiers(instance, bucket, period, DayWindow(day), activated)
             return tiers, self._with_counter(instance, period, tiers, root, full=full).counter
         tiers = self.tiers(bucket, self._prorated(instance, period))
         return tiers, self._with_counter(instance, period, tiers, root).counter

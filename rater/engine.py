@@ -38,6 +38,7 @@ from rater.events import (
     utc_text,
 )
 from rater.keys import activation_key, bucket_key, record_key
+from rater.lru import LRU
 from rater.periods import Period, add_duration
 from rater.pricing import (
     PlanChoice,
@@ -56,6 +57,10 @@ from rater.units import BASE_UNIT, MONEY_SCALE, UnitError, UnitType, unit_size
 
 #: The unit a record's quantity is in when it names none (the usual mediation units).
 DEFAULT_RECORD_UNIT = {UnitType.TIME: "s", UnitType.DATA: "B", UnitType.COUNT: "event"}
+
+#: Resolutions kept per (account-service, class, location, activation epoch): one per window of days (a
+#: period, mostly), newest last; a record for an older window than these is resolved again.
+WINDOWS_PER_KEY = 24
 
 #: The most occurrences of a repeating last tier (R19a) one record may reach in one bucket.  Each occurrence is
 #: a flat charge line, a tier part and a crossing (in the rated charge and on its own), so the bound keeps a
@@ -194,7 +199,9 @@ _Static = tuple[Resolution, str | None, tuple[Counter, ...], str]
 class _Memo:
     """Pure results memoised for one configuration (a new configuration is a new :class:`Rater`)."""
 
-    statics: dict[tuple[str, str, str | None, dt.date, int], _Static] = field(default_factory=dict)
+    statics: LRU[tuple[str, str, str | None, int], list[tuple[dt.date, dt.date, _Static]]] = field(
+        default_factory=lambda: LRU(CACHE_LIMIT)
+    )
     rates: dict[tuple[str, str, str | None, str | None], RateMatch] = field(default_factory=dict)
     time_bound: set[tuple[str, str | None]] = field(default_factory=set)  # (account-service, overage plan)
 
@@ -231,6 +238,12 @@ class Rater:
         self.subscriptions = subscriptions
         self.resolver = Resolver(catalog, subscriptions)
         self._memo = _Memo()
+        self._located = {
+            detail.class_
+            for base in catalog.base_buckets.values()
+            for detail in base.details
+            if detail.location is not None or detail.location_group is not None
+        }
 
     def prepare(self, record: UsageRecord, marks: ActivationState) -> Prepared:
         """Everything before the draw: owner, class, location, the rate and its rounding, the ordered
@@ -304,15 +317,23 @@ class Rater:
         epoch: int,
     ) -> _Static:
         """:meth:`_resolve` memoised: for one activation state of the root (its ``epoch``) the result is a
-        pure function of the account-service, class, location and local day, and records of one phone on
-        one day repeat it."""
+        pure function of the account-service, class, location and local day, and it holds for every day of
+        the window the resolver reports (``Resolution.days``: the period, until an instance starts or ends,
+        a contributor joins...), so records of one phone in one period share it.  The location is part of
+        the key only for a class some bucket detail locates (R7)."""
         memo = self._memo
-        key = (owner.service.id, usage_class, location, day, epoch)
-        static = memo.statics.get(key)
-        if static is None:
-            if len(memo.statics) > CACHE_LIMIT:
-                memo.statics.clear()
-            static = memo.statics[key] = self._resolve(owner, usage_class, location, day, activated)
+        key = (owner.service.id, usage_class, location if usage_class in self._located else None, epoch)
+        windows = memo.statics.get(key)
+        if windows is None:
+            windows = memo.statics.put(key, [])
+        for first, end, static in windows:
+            if first <= day < end:
+                return static
+        static = self._resolve(owner, usage_class, location, day, activated)
+        first, end = static[0].days
+        windows.append((first, end, static))
+        if len(windows) > WINDOWS_PER_KEY:
+            del windows[0]
         return static
 
     def _resolve(
@@ -336,9 +357,7 @@ class Rater:
         # Billing-activation counters go after the allowances: the record that activates a package is the usage
         # that reached its threshold (R50a), not usage of an activated package, so the kernel checks a
         # participant's activation gate (R53) before this record's own count can set the mark.
-        counters = tuple(c.counter for c in resolution.units) + tuple(
-            replace(a.counter, threshold=max(a.threshold, 1), activate_now=day >= a.due) for a in resolution.activations
-        )
+        counters = tuple(c.counter for c in resolution.units) + tuple(a.counter for a in resolution.activations)
         return resolution, overage, counters, self.resolver.root(owner.account.id)
 
     def finish(self, prepared: Prepared, result: DrawResult) -> RatedCharge | MoneyDue:

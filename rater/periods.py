@@ -41,6 +41,35 @@ class Period:
         return (self.end - self.full_start).days
 
 
+class DayWindow:
+    """The days around ``day`` on which a computation's day-dependent decisions all come out the same.
+
+    A computation asks its questions about the day through :meth:`before` and :meth:`inside`; each answer
+    narrows ``[lo, hi)`` to the days that answer alike.  Whatever else it reads is not the day, so its result
+    holds for every day of the window: resolution (rater.buckets) is memoised per window, not per day.
+    """
+
+    __slots__ = ("day", "hi", "lo")
+
+    def __init__(self, day: dt.date) -> None:
+        self.day = day
+        self.lo = dt.date.min
+        self.hi = dt.date.max
+
+    def before(self, edge: dt.date) -> bool:
+        """``day < edge``."""
+        if self.day < edge:
+            self.hi = min(self.hi, edge)
+            return True
+        self.lo = max(self.lo, edge)
+        return False
+
+    def inside(self, start: dt.date, end: dt.date) -> None:
+        """Narrow to ``[start, end)``, which holds ``day`` (the period a decision was taken in)."""
+        self.lo = max(self.lo, start)
+        self.hi = min(self.hi, end)
+
+
 def bill_boundary(year: int, month: int, bill_day: int) -> dt.date:
     """The bill day of ``year``-``month``, clamped to the month's last day."""
     return dt.date(year, month, min(bill_day, calendar.monthrange(year, month)[1]))
