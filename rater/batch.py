@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from rater.buckets import Resolver
 from rater.engine import MoneyDue, Prepared, Rater
 from rater.errors import DrawRefused, DuplicateRecord, ExceptionType, InvalidRecord, RatingError, RetriableError
-from rater.events import Notification, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent, dumps, utc_text
+from rater.events import Notification, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent, dumps
 from rater.keys import activation_key
 from rater.record import TimeWindow, UsageRecord, decode
 from rater.state import DrawRequest, DrawResult, Store
@@ -128,7 +128,7 @@ def fingerprint(prepared: Prepared) -> str:
             record.usage_identifier,
             record.usage_class,
             str(prepared.quantity),
-            utc_text(record.event_time),
+            prepared.event_time,
             record.terminating_identifier or "",
         )
     )
@@ -172,7 +172,7 @@ async def rate_batch(
             outcomes[index] = (fallback, _failure(fallback, error, data))
     marks = activation_marks(rater)
     if marks.packages:
-        await marks.refresh(store, _roots(rater, (record for *_, record in decoded)))
+        await marks.refresh(store, _roots(rater, marks, (record for *_, record in decoded)))
     position = 0
     while position < len(decoded):
         segment: list[_Pending] = []
@@ -196,14 +196,16 @@ async def rate_batch(
     return done
 
 
-def _roots(rater: Rater, records: Iterable[UsageRecord]) -> set[str]:
-    """The sharing roots of the records whose owner resolves (the others fail in :meth:`Rater.prepare`)."""
+def _roots(rater: Rater, marks: ActivationMarks, records: Iterable[UsageRecord]) -> set[str]:
+    """The sharing roots with packages under billing activation that the records' usage identifiers may
+    belong to (every owner a usage identifier has had; reading a few marks too many costs nothing)."""
     roots: set[str] = set()
-    for record in records:
-        try:
-            roots.add(rater.resolver.root(rater.owner(record).account.id))
-        except Exception:  # noqa: S112 - resolved again, and reported, by prepare
-            continue
+    resolver = rater.resolver
+    for uid in {record.usage_identifier for record in records}:
+        for window in rater.subscriptions.uids.get(uid, ()):
+            root = resolver.root(window.owner.account.id)
+            if root in marks.packages:
+                roots.add(root)
     return roots
 
 

@@ -158,6 +158,8 @@ class Prepared:
     money_key: str
     root: str
     """The record's sharing root (the hash tag of every key it touches)."""
+    event_time: str
+    """The record's instant as events write it (:func:`rater.events.utc_text`), computed once."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ class Rater:
             record_key=record_key(root, record.record_id),
             money_key=record_key(root, f"{record.record_id}#money"),
             root=root,
+            event_time=utc_text(when),
         )
 
     def owner(self, record: UsageRecord) -> ServiceContext:
@@ -422,7 +425,7 @@ class Rater:
             unit=BASE_UNIT[usage_class.unit_type],
             quantity=prepared.quantity,
             billable_quantity=prepared.billable,
-            event_time=utc_text(record.event_time),
+            event_time=prepared.event_time,
             location=prepared.location,
             draws=tuple(priced.draws),
             charges=tuple(priced.lines),

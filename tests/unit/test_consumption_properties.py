@@ -321,6 +321,27 @@ def test_a_pool_whose_tiers_grow_mid_period_enters_each_tier_once(case: dict[str
         _assert_entered_once(_run(Rater(catalog, subscriptions), MemoryStore(), _records(case)))
 
 
+def _fresh_per_record(catalog: Any, subscriptions: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each record rated by a new :class:`Rater` (nothing memoised) against one store."""
+    store = MemoryStore()
+    return [event for record in records for event in _run(Rater(catalog, subscriptions), store, [record])]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.one_of(scenario(), growing_pool(), growing_pool()))
+def test_a_memoised_resolution_rates_as_a_fresh_one(case: dict[str, Any]) -> None:
+    """A resolution is memoised for the window of days it reports (rater.periods.DayWindow: its periods, up to
+    an instance starting or ending, a contributor joining, an add-on sold, R10, R59, R60, R64); rating every
+    record with nothing memoised gives byte-identical outcomes, in any record order."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _write(folder, case)
+        catalog, subscriptions = load_folder(folder)
+        records = _records(case)
+        memoised = _run(Rater(catalog, subscriptions), MemoryStore(), records)
+        assert orjson.dumps(_fresh_per_record(catalog, subscriptions, records)) == orjson.dumps(memoised)
+
+
 def test_the_property_test_reaches_every_level() -> None:
     """Guard against a vacuous property: a fixed scenario with every level draws at all four levels."""
     bucket = {
