@@ -51,7 +51,7 @@ from rater.subscriptions import (
     ServiceContext,
     Subscriptions,
 )
-from rater.units import Duration, UnitType, parse_duration, parse_quantity
+from rater.units import Duration, UnitType, parse_duration
 
 LEVELS = ("account_service", "account", "parent", "share_plan")
 #: Memoised pure results (tiers, periods) are dropped past this many entries, so a long-running worker's
@@ -531,14 +531,8 @@ class Resolver:
     def _tiers_uncached(
         self, bucket: BucketDefinition, proration: tuple[int, int] | None, sizes: tuple[int, ...] | None
     ) -> Tiers:
-        unit_type = self.catalog.bucket_unit_type(bucket)
         if sizes is None:
-            sizes = tuple(
-                parse_quantity(tier.threshold, unit_type, binary=bucket.binary_data_units)
-                if tier.threshold is not None
-                else 0
-                for tier in bucket.tiers
-            )
+            sizes = self.catalog.quantities.of(bucket).sizes
         if proration is not None and sizes:
             sizes = (prorate(sizes[0], *proration), *sizes[1:])
         repeats = bucket.last_tier_repeats or bucket.tiers[-1].repeat
@@ -635,25 +629,15 @@ class Resolver:
         they are not prorated (R43); a billing-activation package contributes once ``activated`` (R53)."""
         plan = instance.share_plan
         assert plan is not None
-        unit_type = self.catalog.bucket_unit_type(bucket)
-        binary = bucket.binary_data_units
+        quantities = self.catalog.quantities.of(bucket)
         contributions = self._contributions(instance, plan, bucket, period, when, activated)
         if bucket.type is SharePlanBucketType.FIXED:
-            sizes = tuple(
-                parse_quantity(tier.threshold, unit_type, binary=binary)
-                for tier in bucket.tiers
-                if tier.threshold is not None
-            )
+            sizes = tuple(size for size in quantities.thresholds if size is not None)
         elif bucket.type is SharePlanBucketType.VARIABLE_SINGLE_TIER:
             sizes = (sum(contributions),)
         else:
             count = len(contributions)
-            sizes = tuple(
-                parse_quantity(tier.tier_growth, unit_type, binary=binary) * count
-                if tier.tier_growth is not None
-                else 0
-                for tier in bucket.tiers
-            )
+            sizes = tuple(0 if growth is None else growth * count for growth in quantities.growths)
         add_on = self._add_ons(instance, plan, bucket, period, when)
         if add_on and sizes:
             sizes = (sizes[0] + add_on, *sizes[1:])
@@ -680,10 +664,9 @@ class Resolver:
         when: DayWindow,
         activated: Callable[[str, str], bool],
     ) -> list[int]:
-        entries = {entry.participant: entry for entry in bucket.participants if entry.contribution is not None}
+        entries = self.catalog.quantities.of(bucket).contributions
         if not entries:
             return []
-        unit_type = self.catalog.bucket_unit_type(bucket)
         amounts: list[int] = []
         for account in self._scope(instance, plan):
             for package in account.packages:
@@ -698,10 +681,9 @@ class Resolver:
                 if waiting and not activated(self._roots[account.id], package.id):
                     continue  # R53: a billing-activation package contributes once activated
                 for catalog_id, start, cancel in targets:
-                    entry = entries.get(catalog_id)
-                    if entry is None or when.before(start) or (cancel is not None and cancel <= period.start):
+                    amount = entries.get(catalog_id)
+                    if amount is None or when.before(start) or (cancel is not None and cancel <= period.start):
                         continue
-                    amount = parse_quantity(entry.contribution, unit_type, binary=bucket.binary_data_units)
                     if amount > 0:
                         amounts.append(amount)
         return amounts
@@ -710,17 +692,15 @@ class Resolver:
         self, instance: Instance, plan: SharePlan, bucket: SharePlanBucket, period: Period, when: DayWindow
     ) -> int:
         total = 0
-        unit_type = self.catalog.bucket_unit_type(bucket)
+        quantities = self.catalog.quantities
         for account in self._scope(instance, plan):
             for package in account.packages:
-                add_on = self.catalog.packages[package.package].share_plan_add_on
-                if add_on is None or add_on.share_plan != plan.id:
+                amount = quantities.add_on(package.package, plan.id, bucket.id)
+                if not amount:
                     continue
                 if when.before(package.effective) or (package.cancel is not None and package.cancel <= period.start):
                     continue
-                for allotment in add_on.allotments:
-                    if allotment.bucket == bucket.id:
-                        total += parse_quantity(allotment.amount, unit_type, binary=bucket.binary_data_units)
+                total += amount
         return total
 
     def _activation_gate(self, package: AccountPackage, root: str, when: DayWindow) -> tuple[str, str] | None:
@@ -757,8 +737,8 @@ class Resolver:
         assert activation is not None
         if not self.eligible(bucket, usage_class, location) or when.before(package.effective):
             return None
-        unit_type = self.catalog.bucket_unit_type(bucket)
-        threshold = parse_quantity(activation.usage_threshold, unit_type, binary=bucket.binary_data_units)
+        threshold = self.catalog.quantities.of(bucket).activation_threshold
+        assert threshold is not None
         due = add_duration(package.effective, activation.time_expiry)
         # The activation counter goes after the allowances (rater.engine); it activates the package by usage
         # at its threshold (R50a, at least 1) or at once when the time expiry has passed (R50b).
@@ -815,11 +795,7 @@ class Resolver:
         twice takes its last entry, for rating and balances alike."""
         bucket = instance.bucket
         assert isinstance(bucket, SharePlanBucket)
-        entry = {entry.participant: entry for entry in bucket.participants}.get(participant)
-        if entry is None or entry.participation_limit is None:
-            return None
-        unit_type = self.catalog.bucket_unit_type(bucket)
-        return parse_quantity(entry.participation_limit, unit_type, binary=bucket.binary_data_units)
+        return self.catalog.quantities.of(bucket).limits.get(participant)
 
     def serves(self, instance: Instance, participant: str) -> bool:
         """True when a share-plan bucket serves this catalog participant: it lists none, or lists it (R61)."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+from rater.catalog.compiled import Quantities, compile_quantities
 from rater.catalog.load import RawCatalog, catalog_files, merged_document, read_document, read_raw
 from rater.catalog.model import (
     BaseBucket,
@@ -67,6 +68,14 @@ class Catalog:
     packages: Mapping[str, Package]
     sources: Mapping[tuple[str, str], str]
     zone: zoneinfo.ZoneInfo
+    quantities: Quantities = field(init=False, repr=False, compare=False)
+    """Every quantity in integer base units (:mod:`rater.catalog.compiled`), compiled when loaded."""
+
+    def __post_init__(self) -> None:
+        compiled = compile_quantities(
+            self.base_buckets, self.usage_buckets.values(), self.share_plans.values(), self.packages.values()
+        )
+        object.__setattr__(self, "quantities", compiled)
 
     @property
     def share_plan_buckets(self) -> dict[str, tuple[SharePlan, SharePlanBucket]]:
