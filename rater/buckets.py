@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Protocol
 
 from rater.catalog import Catalog
 from rater.catalog.model import (
@@ -40,6 +41,7 @@ from rater.catalog.model import (
     UsageBucket,
 )
 from rater.keys import activation_key, bucket_key
+from rater.lru import LRU
 from rater.periods import DayWindow, Period, add_duration, period_at, period_by_index, prorate
 from rater.state import UNLIMITED, Counter
 from rater.subscriptions import (
@@ -164,6 +166,32 @@ class Activation:
     counter: Counter
 
 
+class ActivationState(Protocol):
+    """What rating knows of the billing-activation marks (R50-R53): :class:`rater.batch.ActivationMarks`."""
+
+    def activated(self, root: str, account_package: str) -> bool:
+        """Has usage (or time) activated ``account_package`` of sharing root ``root`` (its mark is set)?"""
+        ...
+
+    def epoch(self, root: str) -> int:
+        """A number that changes whenever the activation state of ``root`` does."""
+        ...
+
+
+class NoActivations:
+    """The activation state before any mark is set."""
+
+    def activated(self, root: str, account_package: str) -> bool:
+        return False
+
+    def epoch(self, root: str) -> int:
+        return 0
+
+
+#: Pool sizes kept per (share-plan bucket instance, period, activation epoch): one per window of days.
+POOL_WINDOWS = 8
+
+
 @dataclass
 class Resolution:
     """Everything a record may draw from, in order, and the days it holds for."""
@@ -189,6 +217,7 @@ class Resolver:
         self._share_level: dict[str, list[Instance]] = defaultdict(list)
         self._activation: dict[str, list[tuple[Instance, AccountPackage]]] = defaultdict(list)
         self._roots = sharing_roots(subscriptions.accounts)
+        self._pools: LRU[tuple[str, int, int], list[tuple[dt.date, dt.date, tuple[Tiers, Tiers]]]] = LRU(CACHE_LIMIT)
         self._build()
 
     # -- index ---------------------------------------------------------------------------------------------
@@ -381,15 +410,16 @@ class Resolver:
         usage_class: str,
         location: str | None,
         day: dt.date,
-        activated: Callable[[str, str], bool] = lambda root, package: False,
+        marks: ActivationState | None = None,
     ) -> Resolution:
         """All allowances of ``owner`` eligible for a record of ``usage_class`` at ``location`` on ``day``.
 
-        ``activated(root, account_package)`` tells whether a billing-activation package has been marked
-        activated by usage (state passed in; R53).  Every question about ``day`` goes through one
+        ``marks`` tells whether a billing-activation package has been marked activated (state passed in;
+        R53; by default none is).  Every question about ``day`` goes through one
         :class:`DayWindow`, so the resolution says on which days it holds (``days``).
         """
         when = DayWindow(day)
+        state: ActivationState = NoActivations() if marks is None else marks
         result = Resolution()
         account = owner.account
         root = self._roots[account.id]
@@ -410,7 +440,7 @@ class Resolver:
                 if candidate is not None
             ]
             self._place(result, self._ordered(found))
-        for candidate in self._share_candidates(owner, root, usage_class, location, when, activated):
+        for candidate in self._share_candidates(owner, root, usage_class, location, when, state):
             (result.money if candidate.instance.bucket.money else result.units).append(candidate)
         for instance, package in self._activation.get(owner.package.id, ()):
             activation = self._activation_of(instance, package, root, usage_class, location, when)
@@ -583,7 +613,7 @@ class Resolver:
         usage_class: str,
         location: str | None,
         when: DayWindow,
-        activated: Callable[[str, str], bool],
+        marks: ActivationState,
     ) -> list[Candidate]:
         found: list[Candidate] = []
         for instance, (catalog_participant, participant) in self.share_plans_serving(owner):
@@ -594,7 +624,7 @@ class Resolver:
             period = self._period(instance, when)
             if period is None:
                 continue
-            tiers, full = self._share_tiers(instance, bucket, period, when, activated)
+            tiers, full = self._pool(instance, bucket, period, when, marks)
             limit = self.participation_limit(instance, catalog_participant)
             limit = UNLIMITED if limit is None else limit
             candidate = self._with_counter(instance, period, tiers, root, participant, limit, full)
@@ -603,6 +633,28 @@ class Resolver:
                 candidate = replace(candidate, counter=replace(candidate.counter, requires=gate))
             found.append(candidate)
         return found
+
+    def _pool(
+        self, instance: Instance, bucket: SharePlanBucket, period: Period, when: DayWindow, marks: ActivationState
+    ) -> tuple[Tiers, Tiers]:
+        """:meth:`_share_tiers` cached per (pool instance, period, activation epoch of its root) and window of
+        days: every participant's record of the period reads the same pool size, computed once however many
+        accounts contribute to it (R59).  The pool's accounts all share its root (:func:`sharing_roots`)."""
+        key = (instance.id, period.index, marks.epoch(self._roots[instance.holder]))
+        windows = self._pools.get(key)
+        if windows is None:
+            windows = self._pools.put(key, [])
+        for first, end, sizes in windows:
+            if first <= when.day < end:
+                when.inside(first, end)
+                return sizes
+        inner = DayWindow(when.day)
+        sizes = self._share_tiers(instance, bucket, period, inner, marks.activated)
+        windows.append((inner.lo, inner.hi, sizes))
+        if len(windows) > POOL_WINDOWS:
+            del windows[0]
+        when.inside(inner.lo, inner.hi)
+        return sizes
 
     def _participant_of(self, plan: SharePlan, owner: ServiceContext) -> tuple[str, str] | None:
         """(catalog participant id, participant instance id) of ``owner`` in ``plan`` (R55), or ``None``."""

@@ -17,12 +17,10 @@ reads a clock or changes state.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
-from typing import Protocol
 
-from rater.buckets import CACHE_LIMIT, Activation, Candidate, Instance, Resolution, Resolver, Tiers
+from rater.buckets import CACHE_LIMIT, Activation, ActivationState, Candidate, Instance, Resolution, Resolver, Tiers
 from rater.catalog import Catalog
 from rater.catalog.model import BucketDefinition, RecurType, UsageBucket, UsageClass
 from rater.catalog.model import Rater as ClassRater
@@ -125,18 +123,6 @@ class DueActivation:
 
     def notification(self) -> Notification:
         return activation_notification(self.account_package, self.account, None, self.due, "time")
-
-
-class ActivationState(Protocol):
-    """What rating knows of the billing-activation marks (R50-R53): :class:`rater.batch.ActivationMarks`."""
-
-    def activated(self, root: str, account_package: str) -> bool:
-        """Has usage (or time) activated ``account_package`` of sharing root ``root`` (its mark is set)?"""
-        ...
-
-    def epoch(self, root: str) -> int:
-        """A number that changes whenever the activation state of ``root`` does."""
-        ...
 
 
 @dataclass
@@ -267,7 +253,7 @@ class Rater:
         local = when.astimezone(self.subscriptions.zone(account.id))
         day = local.date()
         root = self.resolver.root(account.id)
-        static = self._static(owner, usage_class.id, location, day, marks.activated, marks.epoch(root))
+        static = self._static(owner, usage_class.id, location, day, marks, marks.epoch(root))
         resolution, overage, counters, root = static
         match: RateMatch | None = None
         missing: RatingError | None = None
@@ -316,7 +302,7 @@ class Rater:
         usage_class: str,
         location: str | None,
         day: dt.date,
-        activated: Callable[[str, str], bool],
+        marks: ActivationState,
         epoch: int,
     ) -> _Static:
         """:meth:`_resolve` memoised: for one activation state of the root (its ``epoch``) the result is a
@@ -332,7 +318,7 @@ class Rater:
         for first, end, static in windows:
             if first <= day < end:
                 return static
-        static = self._resolve(owner, usage_class, location, day, activated)
+        static = self._resolve(owner, usage_class, location, day, marks)
         first, end = static[0].days
         windows.append((first, end, static))
         if len(windows) > WINDOWS_PER_KEY:
@@ -345,10 +331,10 @@ class Rater:
         usage_class: str,
         location: str | None,
         day: dt.date,
-        activated: Callable[[str, str], bool],
+        marks: ActivationState,
     ) -> _Static:
         """The resolution (R5-R13), the overage rate plan it names, the ordered counters and the sharing root."""
-        resolution = self.resolver.resolve(owner, usage_class, location, day, activated)
+        resolution = self.resolver.resolve(owner, usage_class, location, day, marks)
         overage = next(
             (
                 c.instance.overage_rate_plan
