@@ -1,7 +1,16 @@
 """Subscriptions: accounts, account-packages, account-services, usage identifiers, bucket instances and
-account share plans (domain-spec §1.2-§1.4, §1.11, §1.13)."""
+account share plans (domain-spec §1.2-§1.4, §1.11, §1.13).
 
-from rater.subscriptions.validate import (
+* :mod:`~rater.subscriptions.model`: the models as ``subscriptions.yaml`` writes them, and the compiled
+  :class:`Subscriptions`;
+* :mod:`~rater.subscriptions.load`: reading, validating and compiling them;
+* :mod:`~rater.subscriptions.validate`: the checks against the catalog and across accounts;
+* :mod:`~rater.subscriptions.cancel`: an account-service cancelled.
+"""
+
+from rater.subscriptions.cancel import cancel_account_service
+from rater.subscriptions.load import check_subscriptions, compile_accounts, load_subscriptions, subscriptions_file
+from rater.subscriptions.model import (
     Account,
     AccountPackage,
     AccountService,
@@ -13,11 +22,6 @@ from rater.subscriptions.validate import (
     Uid,
     UidWindow,
     UsageIdentifier,
-    cancel_account_service,
-    check_subscriptions,
-    compile_accounts,
-    load_subscriptions,
-    subscriptions_file,
 )
 
 __all__ = [

@@ -1,258 +1,30 @@
-"""Subscriptions: accounts, account-packages, account-services, usage identifiers, bucket instances and
-account share plans (domain-spec §1.2-§1.4, §1.11, §1.13).
+"""Subscriptions checked against the catalog and each other; every finding names the file, the account and
+the field.
 
-The file format (``subscriptions.yaml``, documented in ``docs/subscriptions.md``) nests account-services in
-their account-package and account-packages in their account.  Dates are days: start inclusive, cancel
-exclusive (§1.3, R42), read in the account's time zone.
-
-:class:`Subscriptions` is the compiled, read-only form with the indexes rating needs (UID -> windows,
-account chain, ...).  Provisioning (:mod:`rater.provisioning`) produces the same model.
+References resolve (accounts, rate plans, packages and their frequencies and services, usage buckets, share
+plans, time zones); start/cancel windows are not empty, and an account-service lies inside its
+account-package (§1.3); a billing-activation bucket sits only on a billing activation service (R49); bucket
+instance overrides fit the recur type (R20, R35, R37); account-service and account-package ids are unique; a
+UID has one owner at a time (R2); an account share plan's plan has a bucket and its selling account-service
+sells the plan's selling service (R54), a Usage Invoicer level plan sits on the usage invoicer (Q12), and
+tie-breaks are unique on an account (R12); the parent chain has no loop.  A rate plan without a rate group
+in the account's currency (R27) and a UID window outside its account-service (R2) are warnings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import zoneinfo
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from collections.abc import Mapping
 
 from rater.catalog import Catalog
-from rater.catalog.model import Id, RecurType, ShareLevel, Text, ZoneName, find_zone
-from rater.issues import Issue, IssueLog, ValidationFailed, pydantic_field
-from rater.units import parse_duration
-from rater.yamlio import YamlError, load_yaml
+from rater.catalog.model import RecurType, ShareLevel, find_zone
+from rater.issues import IssueLog
+from rater.subscriptions.model import Account, BucketInstance
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-#: A usage identifier (a phone number, an IMSI, a device id ...): 1 to 128 characters.
-Uid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-#: A duration as written in a bucket instance override (``1 month``, ``7 days``): at most 40 characters.
-DurationText = Annotated[str, StringConstraints(max_length=40)]
-
-
-class UsageIdentifier(_Model):
-    """§1.4: a UID owned by an account-service from ``start`` (inclusive) to ``end`` (exclusive, open if null)."""
-
-    uid: Uid
-    start: dt.date
-    end: dt.date | None = None
-
-    @field_validator("uid", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-class BucketInstance(_Model):
-    """§1.11: a usage bucket attached to an account-service or an account, with the documented overrides."""
-
-    id: Id | None = None
-    usage_bucket: Id
-    effective: dt.date | None = None
-    cancel: dt.date | None = None
-    recur_type: RecurType | None = None
-    recur_frequency: DurationText | None = None
-    expire_after: DurationText | None = None
-    threshold_per_account_service: bool | None = None
-    overage_rate_plan: Id | None = None
-
-    @field_validator("recur_frequency", "expire_after")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-
-class AccountService(_Model):
-    """§1.3 account-service.  Dates default to the account-package's."""
-
-    id: Id
-    service: Id
-    effective: dt.date | None = None
-    cancel: dt.date | None = None
-    rate_plan: Id | None = None
-    usage_identifiers: tuple[UsageIdentifier, ...] = ()
-    buckets: tuple[BucketInstance, ...] = ()
-
-
-class AccountPackage(_Model):
-    """§1.3 account-package."""
-
-    id: Id
-    package: Id
-    frequency: Id | None = None
-    effective: dt.date
-    cancel: dt.date | None = None
-    rate_plan: Id | None = None
-    services: tuple[AccountService, ...] = ()
-
-
-class AccountSharePlan(_Model):
-    """§1.13 account share plan; ``tie_break`` orders overlapping plans, lowest first (R12)."""
-
-    share_plan: Id
-    effective: dt.date
-    cancel: dt.date | None = None
-    tie_break: int = 0
-    selling_account_service: Id | None = None
-
-
-class Account(_Model):
-    """§1.2 account.  ``usage_invoicer`` defaults to the account itself; ``usage_bill_day`` to ``bill_day``."""
-
-    id: Id
-    name: Text = ""
-    parent: Id | None = None
-    usage_invoicer: Id | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
-    bill_day: int = Field(default=1, ge=1, le=31)
-    usage_bill_day: int | None = Field(default=None, ge=1, le=31)
-    time_zone: ZoneName | None = None
-    rate_plan: Id | None = None
-    buckets: tuple[BucketInstance, ...] = ()
-    packages: tuple[AccountPackage, ...] = ()
-    share_plans: tuple[AccountSharePlan, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceContext:
-    """Everything rating needs about the account-service that owns a record (R2, R24)."""
-
-    account: Account
-    package: AccountPackage
-    service: AccountService
-    effective: dt.date
-    cancel: dt.date | None
-
-
-@dataclass(frozen=True, slots=True)
-class UidWindow:
-    start: dt.date
-    end: dt.date | None
-    owner: ServiceContext
-
-
-@dataclass(frozen=True)
-class Subscriptions:
-    """Compiled subscriptions: accounts by id, account-services by id, UID windows by UID."""
-
-    accounts: Mapping[str, Account]
-    services: Mapping[str, ServiceContext]
-    uids: Mapping[str, tuple[UidWindow, ...]]
-    zones: Mapping[str, zoneinfo.ZoneInfo]
-
-    def zone(self, account_id: str) -> zoneinfo.ZoneInfo:
-        return self.zones[account_id]
-
-    def usage_invoicer(self, account: Account) -> Account:
-        """The account invoiced for ``account``'s usage (itself when none is set)."""
-        return self.accounts[account.usage_invoicer] if account.usage_invoicer else account
-
-    def parents(self, account: Account) -> Iterator[Account]:
-        """The parent chain above ``account``, nearest first (validated to have no cycle)."""
-        current = account
-        while current.parent is not None:
-            current = self.accounts[current.parent]
-            yield current
-
-    def usage_bill_day(self, account: Account) -> int:
-        return account.usage_bill_day if account.usage_bill_day is not None else account.bill_day
-
-
-def subscriptions_file(path: Path) -> Path:
-    """``path`` itself when it is a file, else ``path/subscriptions.yaml``."""
-    return path if path.is_file() else path / "subscriptions.yaml"
-
-
-def check_subscriptions(path: Path, catalog: Catalog) -> tuple[Subscriptions | None, list[Issue]]:
-    """Load, validate against ``catalog`` and compile; ``None`` when there are errors."""
-    log = IssueLog()
-    file = subscriptions_file(path)
-    name = str(file)
-    accounts: dict[str, Account] = {}
-    try:
-        document = load_yaml(file) if file.exists() else {}
-    except YamlError as exc:
-        log.error(name, "subscriptions", "", "", str(exc))
-        return None, log.issues
-    if document is None:
-        document = {}
-    if not isinstance(document, dict) or set(document) - {"accounts"}:
-        log.error(name, "subscriptions", "", "", "the file must be a mapping with one key, 'accounts'")
-        return None, log.issues
-    body = document.get("accounts") or []
-    if not isinstance(body, list):
-        log.error(name, "subscriptions", "", "accounts", "must be a list of accounts")
-        return None, log.issues
-    for index, item in enumerate(body):
-        label = str(item.get("id", "")) if isinstance(item, dict) else f"#{index + 1}"
-        try:
-            account = Account.model_validate(item)
-        except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-                log.error(name, "account", label, pydantic_field(error["loc"]), message)
-            continue
-        if account.id in accounts:
-            log.error(name, "account", account.id, "id", "duplicate account id")
-            continue
-        accounts[account.id] = account
-    _validate(name, accounts, catalog, log)
-    if log.has_errors:
-        return None, log.issues
-    return _compile(accounts, catalog), log.issues
-
-
-def load_subscriptions(path: Path, catalog: Catalog) -> Subscriptions:
-    """Load subscriptions or raise :class:`rater.issues.ValidationFailed` listing every error."""
-    subscriptions, issues = check_subscriptions(path, catalog)
-    if subscriptions is None:
-        raise ValidationFailed(issues)
-    return subscriptions
-
-
-def compile_accounts(accounts: Mapping[str, Account], catalog: Catalog, source: str = "subscriptions") -> Subscriptions:
-    """Validate and compile accounts built in memory (a change applied to loaded subscriptions); raise
-    :class:`ValidationFailed` naming ``source`` on errors."""
-    log = IssueLog()
-    _validate(source, dict(accounts), catalog, log)
-    log.raise_if_errors()
-    return _compile(dict(accounts), catalog)
-
-
-def cancel_account_service(
-    subscriptions: Subscriptions, catalog: Catalog, account_service: str, cancel: dt.date
-) -> Subscriptions:
-    """The subscriptions with ``account_service`` cancelled from ``cancel`` (exclusive, §1.3)."""
-    context = subscriptions.services[account_service]
-    account = context.account
-    packages = tuple(
-        package.model_copy(
-            update={
-                "services": tuple(
-                    service.model_copy(update={"cancel": cancel}) if service.id == account_service else service
-                    for service in package.services
-                )
-            }
-        )
-        for package in account.packages
-    )
-    accounts = dict(subscriptions.accounts)
-    accounts[account.id] = account.model_copy(update={"packages": packages})
-    return compile_accounts(accounts, catalog, f"cancel {account_service}")
-
-
-def _validate(file: str, accounts: dict[str, Account], catalog: Catalog, log: IssueLog) -> None:
+def validate_accounts(file: str, accounts: dict[str, Account], catalog: Catalog, log: IssueLog) -> None:
     def err(account: str, field: str, message: str) -> None:
         log.error(file, "account", account, field, message)
 
@@ -433,49 +205,3 @@ def _check_cycle(file: str, account: Account, accounts: Mapping[str, Account], l
             return
         seen.add(current.parent)
         current = accounts[current.parent]
-
-
-def _compile(accounts: dict[str, Account], catalog: Catalog) -> Subscriptions:
-    services: dict[str, ServiceContext] = {}
-    uids: dict[str, list[UidWindow]] = {}
-    zones: dict[str, zoneinfo.ZoneInfo] = {}
-    for account in accounts.values():
-        zones[account.id] = zoneinfo.ZoneInfo(account.time_zone) if account.time_zone else catalog.zone
-        for package in account.packages:
-            for service in package.services:
-                context = ServiceContext(
-                    account=account,
-                    package=package,
-                    service=service,
-                    effective=service.effective or package.effective,
-                    cancel=service.cancel or package.cancel,
-                )
-                services[service.id] = context
-                for uid in service.usage_identifiers:
-                    # A UID owns records only while its account-service is active too (R2, §1.3).
-                    start = max(uid.start, context.effective)
-                    ends = [day for day in (uid.end, context.cancel) if day is not None]
-                    end = min(ends) if ends else None
-                    if end is None or start < end:
-                        uids.setdefault(uid.uid, []).append(UidWindow(start, end, context))
-    return Subscriptions(
-        accounts=dict(accounts),
-        services=services,
-        uids={uid: tuple(sorted(windows, key=lambda w: w.start)) for uid, windows in uids.items()},
-        zones=zones,
-    )
-
-
-__all__ = [
-    "Account",
-    "AccountPackage",
-    "AccountService",
-    "AccountSharePlan",
-    "BucketInstance",
-    "ServiceContext",
-    "Subscriptions",
-    "UidWindow",
-    "UsageIdentifier",
-    "check_subscriptions",
-    "load_subscriptions",
-]
