@@ -382,7 +382,7 @@ UNKNOWN_REFERENCES = [
 
 @pytest.mark.parametrize("case", UNKNOWN_REFERENCES)
 def test_unknown_reference_is_refused(tmp_path: Path, case: Broken) -> None:
-    """validate.py "every reference resolves": a reference to a missing class, location, location group,
+    """validate/ "every reference resolves": a reference to a missing class, location, location group,
     rounding rule, time period, rate plan, base bucket, usage bucket, service, package or share plan is
     refused, naming the referring entity and the field."""
     _assert_only(tmp_path, case)
@@ -1007,7 +1007,7 @@ def test_a_usage_bucket_without_tiers_is_refused_by_name_not_reported_unknown(tm
 
 
 def test_a_malformed_usage_bucket_is_named_by_its_referrers_as_not_valid(tmp_path: Path) -> None:
-    """load.py / validate.py: UB-SMS with an unknown field is refused by its model; the service carrying it
+    """load.py / validate/: UB-SMS with an unknown field is refused by its model; the service carrying it
     reports "usage bucket 'UB-SMS' is not valid: see its own errors" (it was "unknown usage bucket")."""
     _, issues = _refused(tmp_path, lambda d: _bucket(d, "UB-SMS").update({"tier": []}))
     assert [(i.kind, i.entity, i.field, i.message) for i in issues] == [
@@ -1034,7 +1034,7 @@ def test_a_billing_activation_bucket_needs_no_tiers_or_recurrence(tmp_path: Path
 
 
 def test_shape_error_in_one_tier_names_only_that_tier(tmp_path: Path) -> None:
-    """validate.py "every finding names the file, the entity and the field": a bad threshold on the only
+    """validate/ "every finding names the file, the entity and the field": a bad threshold on the only
     tier of an unreferenced bucket is one issue, on tiers[0].threshold."""
     file, issues = _refused(tmp_path, lambda d: _bucket(d, "UB-SPARE")["tiers"][0].update({"threshold": "ten"}))
     assert [(i.file, i.kind, i.entity, i.field) for i in issues] == [
@@ -1481,7 +1481,7 @@ DUPLICATES_INSIDE = [
 def test_duplicate_inside_an_entity_is_refused(
     tmp_path: Path, change: Change, kind: str, entity_id: str, fields: list[str], message: str
 ) -> None:
-    """validate.py: ids inside an entity (rate groups, rates, frequencies, share plan buckets, GeoTree nodes
+    """validate/: ids inside an entity (rate groups, rates, frequencies, share plan buckets, GeoTree nodes
     and patterns) are unique, and a bucket, service or participant is listed once."""
     file, issues = _refused(tmp_path, change)
     assert [(i.file, i.kind, i.entity, i.field, i.message) for i in issues] == [

@@ -618,9 +618,9 @@ def test_billing_activation_bucket_on_non_activation_account_service_is_refused(
 
 
 def test_recur_type_override_without_recur_frequency_is_refused(tmp_path: Path, catalog: Catalog) -> None:
-    """§1.11 overrides, R35/R37 (validate.py: Recur Frequency required on recurring types, Expire After only
-    on nonrecurring): UB-VOICE is nonrecurring with Expire After 3 months; an instance that makes it
-    recurring without a frequency describes a bucket the catalog would refuse."""
+    """§1.11 overrides, R35/R37 (catalog/validate/buckets.py: Recur Frequency required on recurring types,
+    Expire After only on nonrecurring): UB-VOICE is nonrecurring with Expire After 3 months; an instance
+    that makes it recurring without a frequency describes a bucket the catalog would refuse."""
     subscriptions_file = write_subscriptions(
         tmp_path, lambda d: _phone(d)["buckets"].append({"usage_bucket": "UB-VOICE", "recur_type": "recurring"})
     )
