@@ -156,8 +156,9 @@ def _non_negative(text: str, default: float) -> float:
     return value
 
 
-#: Bounds of ``RATER_MAX_EVENT_BYTES``: room for a bounded exception event (about 40 KB, rater/events.py), and
-#: under the producer's request limit and Kafka's default ``message.max.bytes`` (1 MiB).
+#: Bounds of ``RATER_MAX_EVENT_BYTES``: room for a bounded exception event (about 40 KB,
+#: rater/events/rating_exceptions.py), and under the producer's request limit and Kafka's default
+#: ``message.max.bytes`` (1 MiB).
 MIN_EVENT_BYTES = 64 * 1024
 MAX_EVENT_BYTES = 1_000_000
 

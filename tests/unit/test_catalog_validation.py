@@ -382,7 +382,7 @@ UNKNOWN_REFERENCES = [
 
 @pytest.mark.parametrize("case", UNKNOWN_REFERENCES)
 def test_unknown_reference_is_refused(tmp_path: Path, case: Broken) -> None:
-    """validate.py "every reference resolves": a reference to a missing class, location, location group,
+    """validate/ "every reference resolves": a reference to a missing class, location, location group,
     rounding rule, time period, rate plan, base bucket, usage bucket, service, package or share plan is
     refused, naming the referring entity and the field."""
     _assert_only(tmp_path, case)
@@ -461,7 +461,7 @@ def test_folder_catalog_ignores_subscriptions_file(tmp_path: Path) -> None:
 
 
 def test_unknown_field_is_refused(tmp_path: Path) -> None:
-    """model.py Entity (extra="forbid"): a typo such as 'recur_frequncy' is an error, never ignored."""
+    """model/fields.py Entity (extra="forbid"): a typo such as 'recur_frequncy' is an error, never ignored."""
     _assert_only(
         tmp_path,
         Broken(
@@ -475,7 +475,7 @@ def test_unknown_field_is_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_nested_field_is_refused(tmp_path: Path) -> None:
-    """model.py Entity (extra="forbid") applies to nested entities too: a typo inside a rate names the
+    """model/fields.py Entity (extra="forbid") applies to nested entities too: a typo inside a rate names the
     full field path."""
     _assert_first(
         tmp_path,
@@ -960,7 +960,7 @@ SHAPE_RULES = [
 
 @pytest.mark.parametrize("case", SHAPE_RULES)
 def test_shape_rule_is_refused(tmp_path: Path, case: Broken) -> None:
-    """model.py shape rules (ids, enums, required fields, ranges, decimals, durations, quantity syntax; the
+    """model/ shape rules (ids, enums, required fields, ranges, decimals, durations, quantity syntax; the
     param id names the rule): the entity is refused with the pydantic field path."""
     _assert_first(tmp_path, case)
 
@@ -1007,7 +1007,7 @@ def test_a_usage_bucket_without_tiers_is_refused_by_name_not_reported_unknown(tm
 
 
 def test_a_malformed_usage_bucket_is_named_by_its_referrers_as_not_valid(tmp_path: Path) -> None:
-    """load.py / validate.py: UB-SMS with an unknown field is refused by its model; the service carrying it
+    """load.py / validate/: UB-SMS with an unknown field is refused by its model; the service carrying it
     reports "usage bucket 'UB-SMS' is not valid: see its own errors" (it was "unknown usage bucket")."""
     _, issues = _refused(tmp_path, lambda d: _bucket(d, "UB-SMS").update({"tier": []}))
     assert [(i.kind, i.entity, i.field, i.message) for i in issues] == [
@@ -1034,7 +1034,7 @@ def test_a_billing_activation_bucket_needs_no_tiers_or_recurrence(tmp_path: Path
 
 
 def test_shape_error_in_one_tier_names_only_that_tier(tmp_path: Path) -> None:
-    """validate.py "every finding names the file, the entity and the field": a bad threshold on the only
+    """validate/ "every finding names the file, the entity and the field": a bad threshold on the only
     tier of an unreferenced bucket is one issue, on tiers[0].threshold."""
     file, issues = _refused(tmp_path, lambda d: _bucket(d, "UB-SPARE")["tiers"][0].update({"threshold": "ten"}))
     assert [(i.file, i.kind, i.entity, i.field) for i in issues] == [
@@ -1043,14 +1043,15 @@ def test_shape_error_in_one_tier_names_only_that_tier(tmp_path: Path) -> None:
 
 
 def test_numeric_geotree_patterns_are_text(tmp_path: Path) -> None:
-    """§1.7 model.py GeoNode: a pattern written as a bare number (1519249) is kept as the text '1519249'."""
+    """§1.7 model/classification.py GeoNode: a pattern written as a bare number (1519249) is kept as the text
+    '1519249'."""
     write_catalog(tmp_path, lambda d: d["geotree"]["nodes"][0]["children"][0].update({"patterns": [1519249]}))
     catalog = load_catalog(tmp_path)
     assert catalog.geotree.nodes[0].children[0].patterns == ("1519249",)
 
 
 def test_package_service_entry_shorthand(tmp_path: Path) -> None:
-    """model.py Package: a package service may be written as its id alone or as a mapping with a
+    """model/products.py Package: a package service may be written as its id alone or as a mapping with a
     package-service rate plan (R24 level 3)."""
     write_catalog(tmp_path)
     catalog = load_catalog(tmp_path)
@@ -1480,7 +1481,7 @@ DUPLICATES_INSIDE = [
 def test_duplicate_inside_an_entity_is_refused(
     tmp_path: Path, change: Change, kind: str, entity_id: str, fields: list[str], message: str
 ) -> None:
-    """validate.py: ids inside an entity (rate groups, rates, frequencies, share plan buckets, GeoTree nodes
+    """validate/: ids inside an entity (rate groups, rates, frequencies, share plan buckets, GeoTree nodes
     and patterns) are unique, and a bucket, service or participant is listed once."""
     file, issues = _refused(tmp_path, change)
     assert [(i.file, i.kind, i.entity, i.field, i.message) for i in issues] == [
@@ -1507,7 +1508,7 @@ def test_tier_threshold_with_unit_of_other_type_is_refused(tmp_path: Path) -> No
 
 
 def test_tier_threshold_with_bad_syntax_is_refused(tmp_path: Path) -> None:
-    """§1.10 (model.py Quantity): a threshold that is not '<number> <unit>' is refused where it is."""
+    """§1.10 (model/fields.py Quantity): a threshold that is not '<number> <unit>' is refused where it is."""
     _assert_first(
         tmp_path,
         Broken(

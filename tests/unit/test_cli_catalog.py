@@ -45,7 +45,7 @@ def test_check_of_the_e07_example_succeeds(capsys: pytest.CaptureFixture[str]) -
 def test_check_with_a_broken_reference_fails_naming_entity_and_field(
     e07_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """validate.py "every reference resolves": a copy of E07 whose rate names a missing rounding rule is
+    """validate/ "every reference resolves": a copy of E07 whose rate names a missing rounding rule is
     refused (exit 1); stderr names the file, the rate plan and the field."""
     catalog_file = e07_copy / "catalog.yaml"
     _replace_once(catalog_file, "rounding_rule: MIN60-INC6}", "rounding_rule: MIN60-INC5}")

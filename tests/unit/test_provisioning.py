@@ -1,4 +1,4 @@
-"""The pure provisioning function (rater/provisioning.py): every operation kind, and every integrity rule
+"""The pure provisioning function (rater/provisioning/apply.py): every operation kind, and every integrity rule
 of the seed pages refused with its code and no change to the configuration passed in."""
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def test_valid_subscriptions_pass(tmp_path: Path, catalog: Catalog) -> None:
 
 
 def test_missing_subscriptions_file_is_empty(tmp_path: Path, catalog: Catalog) -> None:
-    """subscriptions.py: a folder without subscriptions.yaml has no accounts (and no error)."""
+    """subscriptions/load.py: a folder without subscriptions.yaml has no accounts (and no error)."""
     subscriptions, issues = check_subscriptions(tmp_path, catalog)
     assert issues == []
     assert subscriptions is not None
@@ -102,13 +102,13 @@ def test_load_subscriptions_raises_with_every_error(tmp_path: Path, catalog: Cat
 
 
 def test_top_level_key_other_than_accounts_is_refused(tmp_path: Path, catalog: Catalog) -> None:
-    """subscriptions.py: the file is a mapping with one key, 'accounts'."""
+    """subscriptions/load.py: the file is a mapping with one key, 'accounts'."""
     file, issues = _issues(tmp_path, catalog, lambda d: d.update({"acounts": []}))
     assert issues == [(file, "subscriptions", "", "", "the file must be a mapping with one key, 'accounts'")]
 
 
 def test_unknown_account_field_is_refused(tmp_path: Path, catalog: Catalog) -> None:
-    """subscriptions.py (extra="forbid"): a typo in an account is an error, not ignored."""
+    """subscriptions/model.py (extra="forbid"): a typo in an account is an error, not ignored."""
     file, issues = _issues(tmp_path, catalog, lambda d: _child(d).update({"usage_invoicr": "ACC-P"}))
     assert issues == [(file, "account", "ACC-C", "usage_invoicr", "unknown field")]
 
@@ -618,9 +618,9 @@ def test_billing_activation_bucket_on_non_activation_account_service_is_refused(
 
 
 def test_recur_type_override_without_recur_frequency_is_refused(tmp_path: Path, catalog: Catalog) -> None:
-    """§1.11 overrides, R35/R37 (validate.py: Recur Frequency required on recurring types, Expire After only
-    on nonrecurring): UB-VOICE is nonrecurring with Expire After 3 months; an instance that makes it
-    recurring without a frequency describes a bucket the catalog would refuse."""
+    """§1.11 overrides, R35/R37 (catalog/validate/buckets.py: Recur Frequency required on recurring types,
+    Expire After only on nonrecurring): UB-VOICE is nonrecurring with Expire After 3 months; an instance
+    that makes it recurring without a frequency describes a bucket the catalog would refuse."""
     subscriptions_file = write_subscriptions(
         tmp_path, lambda d: _phone(d)["buckets"].append({"usage_bucket": "UB-VOICE", "recur_type": "recurring"})
     )
