@@ -93,7 +93,7 @@ def control_of(data: bytes) -> dict[str, Any] | None:
     ``None`` for anything else: a usage record (one that carries a field named ``control`` included: unknown
     fields are kept) or input the codec turns into a rating exception.  A cheap byte test comes first, so
     usage records skip the extra parse.  What a control line may do, and who may send one, is the caller's:
-    offline rating trusts its file; the worker honours signed ticks only (streams/control.py)."""
+    offline rating trusts its file; the worker honours signed ticks only (streams/worker/control.py)."""
     if b'"control"' not in data:
         return None
     try:

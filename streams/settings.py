@@ -23,7 +23,7 @@
 | ``RATER_OPERATOR_TOKEN`` | (none) | bearer token that sees and changes everything (secret) |
 | ``RATER_ACCOUNT_TOKENS`` | (none) | ``token=ACCOUNT,...``: tokens that see one account and its children (secret) |
 | ``RATER_METRICS_PORT`` | ``0`` | worker's Prometheus ``/metrics`` port; 0: off (``rater api``: at ``/metrics``) |
-| ``RATER_CONSUMER`` | ``lean`` | ``lean``: plain aiokafka consumer group (streams/lean.py); ``faust``: Faust agent |
+| ``RATER_CONSUMER`` | ``lean`` | ``lean``: aiokafka consumer group (streams/worker/loop.py); ``faust``: Faust agent |
 | ``RATER_MAX_EVENT_BYTES`` | ``524288`` | largest output event, 65536 to 1000000; a larger one is bounded |
 | ``RATER_CONTROL_KEY`` | (none) | HMAC-SHA256 key of signed control messages on ``usage``; none: refused (secret) |
 """

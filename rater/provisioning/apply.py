@@ -3,8 +3,8 @@
 :func:`apply` takes one :data:`~rater.provisioning.operations.Operation` and the current
 :class:`~rater.provisioning.documents.Config` and returns the next :class:`~rater.provisioning.documents.Config`,
 or raises :class:`~rater.provisioning.errors.ProvisioningError` with a ``code``; it does no I/O and reads no
-clock, so the store (``streams/config_store.py``) can run it inside a compare-and-set and every refusal changes
-nothing.
+clock, so the store (``streams/configuration/store.py``) can run it inside a compare-and-set and every refusal
+changes nothing.
 
 Every result is validated whole before it is returned: the catalog with the catalog validator, the accounts
 with :func:`~rater.subscriptions.compile_accounts`, so an operation can never store a configuration that

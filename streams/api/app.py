@@ -28,13 +28,13 @@ from streams.api.auth import PRINCIPAL, Tokens, authenticate
 from streams.api.context import CONTEXT, ApiContext
 from streams.api.errors import api_error, json_response
 from streams.api.exceptions import EXCEPTION_INDEX, USAGE_SENDER
+from streams.api.exceptions_index import ExceptionIndex, follow_exceptions
 from streams.api.provisioning import CONFIG_STORE, PROVISIONER
-from streams.config_store import ConfigStore
-from streams.exceptions_index import ExceptionIndex, follow_exceptions
-from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS, follow_provisioning
+from streams.configuration.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS, follow_provisioning
+from streams.configuration.settlement import Provisioner, TopicPublisher
+from streams.configuration.store import ConfigStore
+from streams.configuration.topics import EXCEPTIONS, RATED, USAGE, TopicSpec, create_topics
 from streams.settings import Settings
-from streams.settlement import Provisioner, TopicPublisher
-from streams.topics import EXCEPTIONS, RATED, USAGE, TopicSpec, create_topics
 
 log = logging.getLogger("rater.api")
 

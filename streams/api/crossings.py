@@ -32,7 +32,7 @@ from rater.subscriptions import Subscriptions
 from streams.api.auth import Principal, in_scope, require_account
 from streams.api.context import CONTEXT, ConfigReader, context
 from streams.api.errors import api_error
-from streams.topics import CROSSINGS
+from streams.configuration.topics import CROSSINGS
 
 log = logging.getLogger("rater.api.crossings")
 

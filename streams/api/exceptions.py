@@ -1,4 +1,4 @@
-"""Rating exceptions (§1.20, R31): listing and reprocessing (streams/exceptions_index.py).
+"""Rating exceptions (§1.20, R31): listing and reprocessing (streams/api/exceptions_index.py).
 
 * ``GET /v1/exceptions?type=&account=&since=&until=&status=&limit=&cursor=``: the exceptions raised in
   ``[since, until)`` (ISO 8601), oldest first, at most ``limit`` (default 100, at most 1000), and
@@ -22,7 +22,7 @@ from rater.errors import ExceptionType
 from streams.api.auth import principal_of, require_account, require_operator
 from streams.api.context import ApiContext, context
 from streams.api.errors import api_error, json_response, only_query
-from streams.exceptions_index import MAX_LIMIT, STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess
+from streams.api.exceptions_index import MAX_LIMIT, STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess
 
 routes = web.RouteTableDef()
 

@@ -4,7 +4,7 @@
 * ``POST /v1/operations``: apply one operation; ``200`` with its result once it is in force (every record a
   worker rates in a batch started after this answer sees it), or a JSON error that changed nothing.  A
   ``cancel_account_service`` has settled its prorated buckets and published their adjustments on
-  ``rated-charges`` by then (R41, :mod:`streams.settlement`).
+  ``rated-charges`` by then (R41, :mod:`streams.configuration.settlement`).
   Idempotent: an operation ``id`` applied before answers with its stored result.
 * ``GET /v1/operations/{id}``: the result of an operation, whichever way it came (HTTP, topic, CLI).
 * ``GET /v1/configuration``: the version and both documents in force, the version each worker rates with
@@ -20,8 +20,8 @@ from rater.provisioning import ProvisioningError, accounts_document, parse_opera
 from streams.api.auth import require_operator
 from streams.api.context import ApiContext, context
 from streams.api.errors import api_error, json_response, only_query
-from streams.config_store import ConfigStore, OperationResult
-from streams.settlement import Provisioner
+from streams.configuration.settlement import Provisioner
+from streams.configuration.store import ConfigStore, OperationResult
 
 routes = web.RouteTableDef()
 

@@ -18,13 +18,13 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.app import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED
-from streams.control import sign_line
-from streams.topics import TopicSpec, create_topics
+from streams.configuration.topics import TopicSpec, create_topics
+from streams.worker.control import sign_line
+from streams.worker.pipeline import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "examples" / "E01-tier-boundary-250-messages" / "catalog.yaml"
-#: The ``RATER_CONTROL_KEY`` of the end-to-end workers: tick lines are signed with it (streams/control.py).
+#: The ``RATER_CONTROL_KEY`` of the end-to-end workers: tick lines are signed with it (streams/worker/control.py).
 CONTROL_KEY = "e2e-control-key"
 
 

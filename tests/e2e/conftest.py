@@ -1,5 +1,5 @@
 """The embedded stack for end-to-end tests: a Kafka-protocol broker and a valkey-server, started by the
-project's own code (streams/servers.py) once per session; ``KAFKA_BOOTSTRAP`` / ``REDIS_URL`` name others."""
+project's own code (streams/dev/servers.py) once per session; ``KAFKA_BOOTSTRAP`` / ``REDIS_URL`` name others."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.servers import KafkaBroker, RedisServer
+from streams.dev.servers import KafkaBroker, RedisServer
 
 
 @pytest.fixture(scope="session")

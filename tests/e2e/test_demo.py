@@ -19,8 +19,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.demo import DemoOptions, run_demo
-from streams.demo_data import INJECTED_TYPES, build_scenario, generate_usage, load_demo, write_folder
+from streams.dev.demo import DemoOptions, run_demo
+from streams.dev.demo_data import INJECTED_TYPES, build_scenario, generate_usage, load_demo, write_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = {

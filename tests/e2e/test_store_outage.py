@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.app import EXCEPTIONS, RATED
-from streams.servers import RedisServer
+from streams.dev.servers import RedisServer
+from streams.worker.pipeline import EXCEPTIONS, RATED
 from tests.e2e._stream import Collector, Stream, independent_accounts
 from tests.e2e.test_effectively_once import _offline, _redis_balances
 

@@ -23,7 +23,7 @@ E20 = ROOT / "examples" / "E20-share-level-usage-invoicer"
 TOKENS = "p-token=P,c1-token=C1,q-token=Q"
 OPERATOR = "op-secret"
 #: An exception index retention (seconds) longer than the age of the fixed March 2026 timestamps the tests
-#: index, whatever day they run (the default, 30 days, would not index them: streams/exceptions_index.py).
+#: index, whatever day they run (the default, 30 days, would not index them: streams/api/exceptions_index.py).
 YEARS = 10 * 365 * 24 * 3600
 
 

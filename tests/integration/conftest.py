@@ -1,4 +1,4 @@
-"""Real servers for integration tests, started by the project's own code (streams/servers.py).
+"""Real servers for integration tests, started by the project's own code (streams/dev/servers.py).
 
 ``REDIS_URL`` in the environment names a server to use instead of starting one.  Servers are started once
 per session; every test gets a flushed database.
@@ -14,7 +14,7 @@ import redis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from streams.servers import RedisClusterServers, RedisServer
+from streams.dev.servers import RedisClusterServers, RedisServer
 
 
 @pytest.fixture(scope="session")

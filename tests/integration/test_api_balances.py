@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from rater.errors import RetriableError
 from streams.api.app import build_api
 from streams.api.provisioning import CONFIG_STORE
-from streams.config_store import ConfigStore
+from streams.configuration.store import ConfigStore
 from tests.integration._api import E20, OPERATOR, api_context, rate_folder_into
 
 pytestmark = pytest.mark.integration

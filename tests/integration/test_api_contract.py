@@ -36,9 +36,9 @@ from schemathesis.generation.meta import TestPhase
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from streams.exceptions_index import ExceptionIndex
-from streams.servers import KafkaBroker, free_port
-from streams.topics import RATED, USAGE, TopicSpec, create_topics
+from streams.api.exceptions_index import ExceptionIndex
+from streams.configuration.topics import RATED, USAGE, TopicSpec, create_topics
+from streams.dev.servers import KafkaBroker, free_port
 from tests.integration._api import E20, OPERATOR, TOKENS, YEARS, rate_folder_into
 
 pytestmark = pytest.mark.integration

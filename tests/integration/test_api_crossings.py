@@ -27,8 +27,8 @@ from rater.offline import load_folder
 from rater.redis_store import RedisStore
 from streams.api.app import build_api
 from streams.api.crossings import CrossingFeed
-from streams.servers import KafkaBroker
-from streams.topics import TopicSpec, create_topics
+from streams.configuration.topics import TopicSpec, create_topics
+from streams.dev.servers import KafkaBroker
 from tests.integration._api import E20, api_context
 
 pytestmark = pytest.mark.integration

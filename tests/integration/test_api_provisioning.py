@@ -22,9 +22,9 @@ from streams.api.app import build_api
 from streams.api.auth import Tokens
 from streams.api.context import ApiContext
 from streams.api.exceptions import EXCEPTION_INDEX, USAGE_SENDER
+from streams.api.exceptions_index import ExceptionIndex
 from streams.api.provisioning import CONFIG_STORE
-from streams.config_store import ConfigStore
-from streams.exceptions_index import ExceptionIndex
+from streams.configuration.store import ConfigStore
 from streams.settings import Settings
 from tests.integration._api import YEARS
 from tests.integration.test_config_store import REFUSALS

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from streams.servers import free_port
+from streams.dev.servers import free_port
 from tests.integration._api import E20, OPERATOR, TOKENS, rate_folder_into
 
 ROOT = Path(__file__).resolve().parents[2]

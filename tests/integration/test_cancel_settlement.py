@@ -20,8 +20,8 @@ from rater.keys import bucket_key
 from rater.offline import rate_folder
 from rater.provisioning import parse_operation
 from rater.redis_store import RedisStore
-from streams.config_store import ConfigStore
-from streams.settlement import Provisioner
+from streams.configuration.settlement import Provisioner
+from streams.configuration.store import ConfigStore
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 from rater.balances import Balances
 from rater.offline import load_folder
 from rater.redis_store import read_hashes
-from streams.cli import main, parser
-from streams.config_store import ConfigStore
+from streams.cli.main import main, parser
+from streams.configuration.store import ConfigStore
 from tests.integration._api import E20, rate_folder_into
 from tests.integration.conftest import fresh_redis
 

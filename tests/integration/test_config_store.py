@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from rater.engine import Rater
 from rater.keys import config_key
 from rater.provisioning import parse_operation
-from streams.config_store import ConfigStore, LiveRater
+from streams.configuration.store import ConfigStore, LiveRater
 from tests.unit.provisioning_builders import ACCOUNTS, CATALOG
 
 pytestmark = pytest.mark.integration

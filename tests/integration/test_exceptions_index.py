@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from rater.keys import exception_key
-from streams.exceptions_index import MAX_MESSAGE, MAX_ORIGINAL, ExceptionFilter, ExceptionIndex, public, reprocess
+from streams.api.exceptions_index import MAX_MESSAGE, MAX_ORIGINAL, ExceptionFilter, ExceptionIndex, public, reprocess
 
 pytestmark = pytest.mark.integration
 

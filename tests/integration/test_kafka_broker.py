@@ -10,10 +10,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.app import Sender
-from streams.servers import KafkaBroker
+from streams.configuration.topics import TopicSpec, create_topics
+from streams.dev.servers import KafkaBroker
 from streams.settings import Settings
-from streams.topics import TopicSpec, create_topics
+from streams.worker.pipeline import Sender
 
 pytestmark = pytest.mark.integration
 

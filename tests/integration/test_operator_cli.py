@@ -13,12 +13,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from rater.redis_store import connect
-from streams.cli import main
-from streams.config_store import ConfigStore
-from streams.control import sign
-from streams.exceptions_index import ExceptionIndex
-from streams.ops_cli import read_operations
-from streams.servers import KafkaBroker
+from streams.api.exceptions_index import ExceptionIndex
+from streams.cli.main import main
+from streams.cli.ops import read_operations
+from streams.configuration.store import ConfigStore
+from streams.dev.servers import KafkaBroker
+from streams.worker.control import sign
 from tests.integration._api import YEARS
 from tests.unit.provisioning_builders import ACCOUNTS, CATALOG
 
@@ -130,7 +130,7 @@ def test_send_produces_every_line_keyed_by_usage_identifier(
     broker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Every non-blank line, as it is, but for the control line: signed with RATER_CONTROL_KEY (its
-    canonical body plus ``signature``, streams/control.py)."""
+    canonical body plus ``signature``, streams/worker/control.py)."""
     monkeypatch.setenv("KAFKA_BOOTSTRAP", broker)
     monkeypatch.setenv("RATER_TOPIC_PREFIX", "cli-")
     monkeypatch.setenv("RATER_CONTROL_KEY", "cli-key")

@@ -1,5 +1,5 @@
-"""The ``provisioning`` topic's consumer of ``rater api`` (streams/provisioning_feed.py), on a real broker and
-a real valkey-server: no operation can block the topic.  Each operation ends as one result line on
+"""The ``provisioning`` topic's consumer of ``rater api`` (streams/configuration/provisioning_feed.py), on a
+real broker and a real valkey-server: no operation can block the topic.  Each operation ends as one result line on
 ``provisioning-results``, applied or refused, and the consumer goes on to the next one (issue finding 7: a
 300-character ``time_zone`` used to fail the consumer, which restarted every 5 s on the same message)."""
 
@@ -24,13 +24,13 @@ from streams.api.app import background, build_api
 from streams.api.auth import Tokens
 from streams.api.context import ApiContext
 from streams.api.exceptions import EXCEPTION_INDEX
+from streams.api.exceptions_index import ExceptionIndex
 from streams.api.provisioning import CONFIG_STORE
-from streams.config_store import ConfigStore
-from streams.exceptions_index import ExceptionIndex
-from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS
-from streams.servers import KafkaBroker
+from streams.configuration.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS
+from streams.configuration.store import ConfigStore
+from streams.configuration.topics import TopicSpec, create_topics
+from streams.dev.servers import KafkaBroker
 from streams.settings import Settings
-from streams.topics import TopicSpec, create_topics
 from tests.unit.provisioning_builders import ACCOUNTS, CATALOG
 
 pytestmark = pytest.mark.integration

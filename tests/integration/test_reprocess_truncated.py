@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from rater.events import RatingExceptionEvent, Source
-from streams.exceptions_index import ExceptionIndex, reprocess
+from streams.api.exceptions_index import ExceptionIndex, reprocess
 from tests.integration._api import YEARS
 
 pytestmark = pytest.mark.integration

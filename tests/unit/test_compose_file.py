@@ -9,7 +9,7 @@ Three layers:
 3. The project's own invariants, which no schema knows: the services exist and depend on each other's
    health; Redis persists with AOF; the worker is built from ./Dockerfile and its environment names only
    variables that streams/settings.py reads; the topics service creates exactly the topics the worker would
-   create (streams/app.py ``topic_specs`` on the compose environment), with the same partition counts, and
+   create (streams/worker/pipeline.py ``topic_specs`` on the compose environment), with the same partition counts, and
    the API's one-partition provisioning topics; the API runs the same image and deployment as the worker,
    listens on every interface behind a published port, and takes its tokens from the environment only.
 """
@@ -36,9 +36,9 @@ import jsonschema
 import pytest
 import yaml
 
-from streams.app import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE, topic_specs
-from streams.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS
+from streams.configuration.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS
 from streams.settings import Settings
+from streams.worker.pipeline import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE, topic_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -385,7 +385,7 @@ def test_the_image_is_slim_python_311_installing_the_project_without_dev_extras(
 def test_the_rater_command_imports_without_the_dev_extras() -> None:
     """The image installs `pip install .` only: the console script must import without any dev extra."""
     block = "".join(f"sys.modules[{name!r}] = None\n" for name in DEV_ONLY_MODULES)
-    code = f"import sys\n{block}import streams.cli\nstreams.cli.parser()\n"
+    code = f"import sys\n{block}import streams.cli.main\nstreams.cli.main.parser()\n"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )

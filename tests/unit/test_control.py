@@ -1,4 +1,4 @@
-"""Control messages on ``usage`` are honoured only when signed (issue finding 7; streams/control.py).
+"""Control messages on ``usage`` are honoured only when signed (issue finding 7; streams/worker/control.py).
 
 The signature is the hex HMAC-SHA256 of the canonical body (no ``signature``, sorted keys, compact JSON)
 keyed with ``RATER_CONTROL_KEY``; anything else is refused with a reason (an ``invalid_record`` exception
@@ -14,7 +14,7 @@ import hmac
 import orjson
 
 from rater.record import TimeWindow, control_of
-from streams.control import canonical, sign, sign_line, tick_time
+from streams.worker.control import canonical, sign, sign_line, tick_time
 
 KEY = "k3y"
 TICK = {"time": "2026-04-01T00:00:00Z", "control": "tick"}

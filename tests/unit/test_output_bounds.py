@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from rater.events import ORIGINAL_PREFIX, RatedCharge, RatingExceptionEvent, Source
-from streams.app import EXCEPTIONS, RATED, messages
 from streams.settings import DEFAULT_MAX_EVENT_BYTES, Settings, SettingsError
+from streams.worker.pipeline import EXCEPTIONS, RATED, messages
 
 SOURCE = Source("usage", 3, 1207)
 LIMIT = 64 * 1024

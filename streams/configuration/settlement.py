@@ -48,7 +48,7 @@ from rater.provisioning import (
 )
 from rater.redis_store import guarded
 from rater.state import Store
-from streams.config_store import RESULT_TTL, ConfigStore, OperationResult
+from streams.configuration.store import RESULT_TTL, ConfigStore, OperationResult
 
 #: The operations that can cancel an account-service, directly or through its package or account.
 SETTLING = (CancelAccountService, CancelAccountPackage, CancelAccount)

@@ -36,12 +36,12 @@ from rater.issues import ValidationFailed
 from rater.offline import load_folder
 from rater.redis_store import connect, read_hashes
 from streams.api.app import run_api
-from streams.bench import e2e_bench, kernel_bench
-from streams.config_store import ConfigStore
-from streams.demo import DemoError, DemoOptions, format_report, run_demo
-from streams.ops_cli import add_commands as add_operator_commands
+from streams.cli.ops import add_commands as add_operator_commands
+from streams.configuration.store import ConfigStore
+from streams.dev.bench import e2e_bench, kernel_bench
+from streams.dev.demo import DemoError, DemoOptions, format_report, run_demo
 from streams.settings import run_with_settings
-from streams.worker import main as worker_main
+from streams.worker.main import main as worker_main
 
 
 def cmd_bench_kernel(args: argparse.Namespace) -> int:

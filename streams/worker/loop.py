@@ -3,18 +3,18 @@
 Faust's per-message machinery (events, sensors, acking one offset at a time) cost more per record than
 rating itself on this stack, so the worker consumes the ``usage`` topic with aiokafka directly, one batch
 at a time, and keeps every guarantee of the Faust agent it replaces (``RATER_CONSUMER=faust`` still runs
-that agent, :func:`streams.app.build_app`):
+that agent, :func:`streams.worker.pipeline.build_app`):
 
 1. **Batch.**  ``getmany`` returns up to ``RATER_BATCH_SIZE`` records of the partitions this worker holds,
    each partition's records in offset order.  One task handles one batch at a time, so a partition is never
    processed concurrently or out of order (property 6).
 2. **Handle.**  The handler turns the batch into output messages (for the rating worker
-   :func:`streams.app.outputs_of`: decode, one Redis round trip, price; a bad record becomes a rating
+   :func:`streams.worker.pipeline.outputs_of`: decode, one Redis round trip, price; a bad record becomes a rating
    exception).  A store that is unavailable is retried there, in place, with backoff (property 7).
 3. **Send.**  The batch's outputs are queued on the producer (``acks=all``), and the loop goes on to fetch
    and handle the next batch while the broker acknowledges them: one batch in flight, so the rating of batch
    N+1 overlaps the delivery of batch N.  Before N+1's outputs are queued, N's delivery is awaited
-   (:meth:`streams.app.Sender.deliver`: a broker error sends the whole of N's outputs again, with backoff;
+   (:meth:`streams.worker.pipeline.Sender.deliver`: a broker error sends the whole of N's outputs again, with backoff;
    consumers dedupe on event ids and re-emissions are identical; an output the broker refuses for good,
    such as one too large, becomes its record's failure event, never a retry for ever), so outputs leave in
    batch order.  With no next batch, N is settled at once.
@@ -49,8 +49,17 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from streams import metrics
-from streams.app import READ_COMMITTED, USAGE, Message, Pipeline, Sender, Submitted, notifications_at, outputs_of
 from streams.settings import Settings
+from streams.worker.pipeline import (
+    READ_COMMITTED,
+    USAGE,
+    Message,
+    Pipeline,
+    Sender,
+    Submitted,
+    notifications_at,
+    outputs_of,
+)
 
 log = logging.getLogger("rater.stream")
 

@@ -27,12 +27,12 @@ from rater.issues import ValidationFailed
 from rater.provisioning import ProvisioningError, parse_operation
 from rater.redis_store import RedisStore, connect
 from rater.yamlio import YamlError, loads_yaml
-from streams.config_store import ConfigStore
-from streams.control import sign_line
-from streams.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess, usage_key
-from streams.provisioning_feed import PROVISIONING
-from streams.settlement import Provisioner, TopicPublisher
-from streams.topics import RATED, USAGE, TopicSpec, create_topics
+from streams.api.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess, usage_key
+from streams.configuration.provisioning_feed import PROVISIONING
+from streams.configuration.settlement import Provisioner, TopicPublisher
+from streams.configuration.store import ConfigStore
+from streams.configuration.topics import RATED, USAGE, TopicSpec, create_topics
+from streams.worker.control import sign_line
 
 PROVISION_ENV = (
     "Environment: REDIS_URL (required), RATER_APP_ID (default rater), RATER_CONFIG (seeds an empty store), "
@@ -269,7 +269,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 async def _send(path: Path, topic_name: str, progress: bool) -> int:
     """Produce every non-blank line, keyed by its usage identifier, 1,000 in flight at a time; control lines
-    signed with ``RATER_CONTROL_KEY`` when it is set (streams/control.py)."""
+    signed with ``RATER_CONTROL_KEY`` when it is set (streams/worker/control.py)."""
     total = sum(1 for _ in _lines(path))
     topic = _env("RATER_TOPIC_PREFIX", "") + topic_name
     key = _env("RATER_CONTROL_KEY", "") or None

@@ -37,8 +37,8 @@ from redis.asyncio import Redis
 from rater.keys import bucket_key, record_key
 from rater.redis_store import RedisStore, connect
 from rater.state import Counter, DrawRequest
-from streams.servers import KafkaBroker, RedisServer, stop_process
-from streams.topics import EXCEPTIONS, OUTPUTS, RATED, USAGE, TopicSpec, create_topics
+from streams.configuration.topics import EXCEPTIONS, OUTPUTS, RATED, USAGE, TopicSpec, create_topics
+from streams.dev.servers import KafkaBroker, RedisServer, stop_process
 
 BASELINE = "return redis.call('HINCRBY', KEYS[1], 'n', 1)"
 
@@ -323,8 +323,8 @@ async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partiti
         await flush.aclose()
         phases: dict[str, Phase] = {}
         for name, module, consumer, outputs in (
-            ("passthrough", "streams.passthrough", "faust", ["rated-charges"]),
-            ("lean_passthrough", "streams.passthrough", "lean", ["rated-charges"]),
+            ("passthrough", "streams.dev.passthrough", "faust", ["rated-charges"]),
+            ("lean_passthrough", "streams.dev.passthrough", "lean", ["rated-charges"]),
             ("rating", "streams.worker", "lean", [RATED, EXCEPTIONS]),
         ):
             prefix = f"bench-{name}-{random.randrange(10**8)}-"  # noqa: S311

@@ -4,9 +4,9 @@ itself costs on the stack.
 
 It runs on the consumer ``RATER_CONSUMER`` names, like the worker: ``faust`` is the Faust agent the
 issue's acceptance compares against, ``lean`` the plain aiokafka group loop the worker uses by default
-(streams/lean.py), so the bench can report both.
+(streams/worker/loop.py), so the bench can report both.
 
-Run as ``python -m streams.passthrough`` with the worker's environment (streams/settings.py).
+Run as ``python -m streams.dev.passthrough`` with the worker's environment (streams/settings.py).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import faust
 import orjson
 from aiokafka import ConsumerRecord
 
-from streams.app import RATED, USAGE, Message, Sender, faust_app
-from streams.lean import LeanLoop, serve
 from streams.settings import Settings
+from streams.worker.loop import LeanLoop, serve
+from streams.worker.pipeline import RATED, USAGE, Message, Sender, faust_app
 
 
 def build_passthrough(settings: Settings) -> faust.App:

@@ -2,7 +2,7 @@
 
 A group consumer (``<RATER_APP_ID>-provisioning``, started with the API) applies each operation in topic
 order through the configuration store, exactly as ``POST /v1/operations`` does (a cancellation settles and
-publishes its adjustments first, :mod:`streams.settlement`), and publishes its result to
+publishes its adjustments first, :mod:`streams.configuration.settlement`), and publishes its result to
 ``provisioning-results`` (keyed by operation id); the result is also kept by id (``GET /v1/operations/{id}``).
 Offsets are committed after the results are on the broker, so a crash re-reads the batch: an operation id
 applied before is not applied again (its stored result is published again).  A message without an ``id``
@@ -25,9 +25,9 @@ from aiokafka.errors import KafkaError
 
 from rater.errors import RetriableError
 from rater.provisioning import ProvisioningError, parse_operation
-from streams.config_store import OperationResult
+from streams.configuration.settlement import Submitter
+from streams.configuration.store import OperationResult
 from streams.retry import retry
-from streams.settlement import Submitter
 
 log = logging.getLogger("rater.provisioning")
 

@@ -15,7 +15,7 @@ record's failure event instead of a retry for ever (:class:`Sender`, shared with
 Time-driven rules (billing activation by time, R50b) run on a wall-clock timer every
 ``RATER_TICK_INTERVAL`` seconds; every worker runs it and the kernel's once-only mark makes one
 notification per package.  A control message ``{"control": "tick", "time": ...}`` on the usage topic, signed
-with ``RATER_CONTROL_KEY`` (streams/control.py), runs them at that time, in its place in the stream (as
+with ``RATER_CONTROL_KEY`` (streams/worker/control.py), runs them at that time, in its place in the stream (as
 offline rating does; useful for replays and tests).
 """
 
@@ -53,11 +53,19 @@ from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEven
 from rater.record import TimeWindow, control_of
 from rater.redis_store import RedisStore
 from streams import metrics
-from streams.config_store import LiveRater
-from streams.control import tick_time
+from streams.configuration.store import LiveRater
+from streams.configuration.topics import (  # names re-exported
+    CROSSINGS,
+    EXCEPTIONS,
+    NOTIFICATIONS,
+    OUTPUTS,
+    RATED,
+    USAGE,
+    TopicSpec,
+)
 from streams.retry import retry
 from streams.settings import DEFAULT_MAX_EVENT_BYTES, Settings
-from streams.topics import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, OUTPUTS, RATED, USAGE, TopicSpec  # names re-exported
+from streams.worker.control import tick_time
 
 log = logging.getLogger("rater.stream")
 
@@ -391,7 +399,7 @@ async def _rate_all(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[
 
 async def _control(pipeline: Pipeline, body: dict[str, Any], data: bytes, fallback: str) -> list[Message]:
     """A signed ``tick`` runs the time-driven rules at its time; any other control message is an
-    ``invalid_record`` exception (streams/control.py), and a tick the rules fail on a ``software_system_error``
+    ``invalid_record`` exception (streams/worker/control.py), and a tick the rules fail on a ``software_system_error``
     one: every message on ``usage`` has exactly one outcome and none stops the worker."""
     moment = tick_time(body, pipeline.settings.control_key, _window(pipeline))
     if isinstance(moment, dt.datetime):

@@ -1,9 +1,9 @@
 """``rater demo``: the whole pipeline on the embedded stack, with a generated operator and usage stream.
 
-1. Generate the demo operator and ``records`` usage records (streams/demo_data.py), write the rating folder
+1. Generate the demo operator and ``records`` usage records (streams/dev/demo_data.py), write the rating folder
    (a copy of ``config/catalog/`` and the generated ``subscriptions.yaml``) to a temporary folder and load
    it (a validation error stops the demo).
-2. Start a Kafka-protocol broker and a valkey-server (streams/servers.py), unless ``KAFKA_BOOTSTRAP`` /
+2. Start a Kafka-protocol broker and a valkey-server (streams/dev/servers.py), unless ``KAFKA_BOOTSTRAP`` /
    ``REDIS_URL`` name servers to use; create the run's topics (a fresh topic prefix and consumer group per
    run); start ``workers`` worker processes (``python -m streams.worker``) and wait until they have joined
    the consumer group.
@@ -58,8 +58,8 @@ from rater.money import format_amount
 from rater.redis_store import RedisStore, connect
 from rater.subscriptions import Subscriptions
 from rater.units import UnitType
-from streams.app import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE
-from streams.demo_data import (
+from streams.configuration.topics import TopicSpec, create_topics
+from streams.dev.demo_data import (
     DemoRecord,
     build_scenario,
     generate_usage,
@@ -67,8 +67,8 @@ from streams.demo_data import (
     load_demo,
     write_folder,
 )
-from streams.servers import KafkaBroker, RedisServer, stop_process
-from streams.topics import TopicSpec, create_topics
+from streams.dev.servers import KafkaBroker, RedisServer, stop_process
+from streams.worker.pipeline import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 

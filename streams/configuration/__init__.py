@@ -1,0 +1,1 @@
+"""The configuration in force: the configuration store, the topics, and the ways provisioning changes it."""

@@ -1,0 +1,1 @@
+"""The worker: the ``usage`` consumer (aiokafka loop or Faust agent), the rating pipeline, the sender."""
