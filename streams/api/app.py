@@ -31,9 +31,10 @@ from streams.api.exceptions import EXCEPTION_INDEX, USAGE_SENDER
 from streams.api.exceptions_index import ExceptionIndex, follow_exceptions
 from streams.api.provisioning import CONFIG_STORE, PROVISIONER
 from streams.configuration.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS, follow_provisioning
-from streams.configuration.settlement import Provisioner, TopicPublisher
+from streams.configuration.settlement import Provisioner
 from streams.configuration.store import ConfigStore
 from streams.configuration.topics import EXCEPTIONS, RATED, USAGE, TopicSpec, create_topics
+from streams.kafka import TopicPublisher
 from streams.settings import Settings
 
 log = logging.getLogger("rater.api")

@@ -29,9 +29,10 @@ from rater.redis_store import RedisStore, connect
 from rater.yamlio import YamlError, loads_yaml
 from streams.api.exceptions_index import STATUSES, ExceptionFilter, ExceptionIndex, public, reprocess, usage_key
 from streams.configuration.provisioning_feed import PROVISIONING
-from streams.configuration.settlement import Provisioner, TopicPublisher
+from streams.configuration.settlement import Provisioner
 from streams.configuration.store import ConfigStore
 from streams.configuration.topics import RATED, USAGE, TopicSpec, create_topics
+from streams.kafka import TopicPublisher
 from streams.worker.control import sign_line
 
 PROVISION_ENV = (

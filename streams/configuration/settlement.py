@@ -31,7 +31,6 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from rater.batch import settle_cancellation
 from rater.engine import Rater
@@ -128,29 +127,3 @@ class Provisioner:
             raise RetriableError("adjustments to publish and no broker to publish them")
         for event in events:
             await self.publish(str(orjson.loads(event)["account"]).encode(), event)
-
-
-class TopicPublisher:
-    """Publishes to one topic with a producer started on first use (``rater provision`` needs a broker only
-    when a cancellation has adjustments)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.producer: AIOKafkaProducer | None = None
-
-    async def __call__(self, key: bytes | None, value: bytes) -> None:
-        if self.producer is None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()  # its half-open connections; the next send tries afresh
-                raise
-            self.producer = producer
-        await self.producer.send_and_wait(self.topic, key=key, value=value)
-
-    async def close(self) -> None:
-        if self.producer is not None:
-            await self.producer.stop()
-            self.producer = None

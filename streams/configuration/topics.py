@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-#: The pipeline's topics (names before ``RATER_TOPIC_PREFIX``).  Here, not in the Faust app, so the API and
-#: the operator commands name them without importing Faust.
+from streams.settings import Settings
+
+#: The pipeline's topics (names before ``RATER_TOPIC_PREFIX``).  Here, not in the worker, so the API and the
+#: operator commands name them without importing the worker.
 USAGE = "usage"
 RATED = "rated-charges"
 CROSSINGS = "tier-crossings"
@@ -29,6 +31,13 @@ class TopicSpec:
     name: str
     partitions: int
     replication: int = 1
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic with its partition count, for explicit creation."""
+    return [TopicSpec(settings.topic(USAGE), settings.usage_partitions, settings.replication)] + [
+        TopicSpec(settings.topic(name), settings.output_partitions, settings.replication) for name in OUTPUTS
+    ]
 
 
 async def create_topics(bootstrap: str, topics: Iterable[TopicSpec]) -> None:

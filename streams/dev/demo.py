@@ -58,7 +58,7 @@ from rater.money import format_amount
 from rater.redis_store import RedisStore, connect
 from rater.subscriptions import Subscriptions
 from rater.units import UnitType
-from streams.configuration.topics import TopicSpec, create_topics
+from streams.configuration.topics import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE, TopicSpec, create_topics
 from streams.dev.demo_data import (
     DemoRecord,
     build_scenario,
@@ -68,7 +68,6 @@ from streams.dev.demo_data import (
     write_folder,
 )
 from streams.dev.servers import KafkaBroker, RedisServer, stop_process
-from streams.worker.pipeline import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 

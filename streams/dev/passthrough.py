@@ -19,9 +19,11 @@ import faust
 import orjson
 from aiokafka import ConsumerRecord
 
+from streams.configuration.topics import RATED, USAGE
 from streams.settings import Settings
+from streams.worker.faust_agent import faust_app
 from streams.worker.loop import LeanLoop, serve
-from streams.worker.pipeline import RATED, USAGE, Message, Sender, faust_app
+from streams.worker.sender import Message, Sender
 
 
 def build_passthrough(settings: Settings) -> faust.App:

@@ -3,7 +3,7 @@
 Faust's per-message machinery (events, sensors, acking one offset at a time) cost more per record than
 rating itself on this stack, so the worker consumes the ``usage`` topic with aiokafka directly, one batch
 at a time, and keeps every guarantee of the Faust agent it replaces (``RATER_CONSUMER=faust`` still runs
-that agent, :func:`streams.worker.pipeline.build_app`):
+that agent, :func:`streams.worker.faust_agent.build_app`):
 
 1. **Batch.**  ``getmany`` returns up to ``RATER_BATCH_SIZE`` records of the partitions this worker holds,
    each partition's records in offset order.  One task handles one batch at a time, so a partition is never
@@ -14,7 +14,7 @@ that agent, :func:`streams.worker.pipeline.build_app`):
 3. **Send.**  The batch's outputs are queued on the producer (``acks=all``), and the loop goes on to fetch
    and handle the next batch while the broker acknowledges them: one batch in flight, so the rating of batch
    N+1 overlaps the delivery of batch N.  Before N+1's outputs are queued, N's delivery is awaited
-   (:meth:`streams.worker.pipeline.Sender.deliver`: a broker error sends the whole of N's outputs again, with backoff;
+   (:meth:`streams.worker.sender.Sender.deliver`: a broker error sends the whole of N's outputs again, with backoff;
    consumers dedupe on event ids and re-emissions are identical; an output the broker refuses for good,
    such as one too large, becomes its record's failure event, never a retry for ever), so outputs leave in
    batch order.  With no next batch, N is settled at once.
@@ -49,17 +49,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from streams import metrics
+from streams.configuration.topics import USAGE
+from streams.kafka import READ_COMMITTED
 from streams.settings import Settings
-from streams.worker.pipeline import (
-    READ_COMMITTED,
-    USAGE,
-    Message,
-    Pipeline,
-    Sender,
-    Submitted,
-    notifications_at,
-    outputs_of,
-)
+from streams.worker.pipeline import Pipeline, notifications_at, outputs_of
+from streams.worker.sender import Message, Sender, Submitted
 
 log = logging.getLogger("rater.stream")
 

@@ -1,12 +1,13 @@
 """``rater worker``: the production entry point, configured from the environment (streams/settings.py).
 
-It reads the configuration in force from the configuration store (streams/configuration/store.py), seeding it from
-the ``RATER_CONFIG`` catalog and subscriptions on the deployment's first start (bad files stop that start
+It reads the configuration in force from the configuration store (streams/configuration/store.py), seeding
+it from the ``RATER_CONFIG`` catalog and subscriptions on the deployment's first start (bad files stop that start
 with the errors; a store not up yet is waited for, with backoff), follows its version once per batch
 (provisioning), creates
 missing topics with their partition counts, loads the kernel into Redis, and runs the Faust worker until
 SIGTERM/SIGINT.  The consumer is a plain aiokafka consumer group (streams/worker/loop.py) unless
-``RATER_CONSUMER=faust`` asks for the Faust agent (streams/worker/pipeline.py); both keep the same guarantees.
+``RATER_CONSUMER=faust`` asks for the Faust agent (streams/worker/faust_agent.py); both keep the same
+guarantees.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from rater.provisioning import Config
 from rater.redis_store import connect
 from streams import metrics
 from streams.configuration.store import ConfigStore, LiveRater
-from streams.configuration.topics import create_topics
+from streams.configuration.topics import create_topics, topic_specs
 from streams.metrics import TimedRedisStore
 from streams.retry import retry
 from streams.settings import Settings, run_with_settings
+from streams.worker.faust_agent import build_app
 from streams.worker.loop import LeanLoop, rating_handler, serve
-from streams.worker.pipeline import Pipeline, build_app, topic_specs
+from streams.worker.pipeline import Pipeline
 
 
 def run_worker(settings: Settings) -> int:

@@ -18,9 +18,8 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.configuration.topics import TopicSpec, create_topics
+from streams.configuration.topics import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, TopicSpec, create_topics
 from streams.worker.control import sign_line
-from streams.worker.pipeline import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "examples" / "E01-tier-boundary-250-messages" / "catalog.yaml"

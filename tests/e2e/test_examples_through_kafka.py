@@ -22,8 +22,7 @@ import redis
 from rater.events import RatedAdjustment, RatedCharge, RatingExceptionEvent
 from rater.offline import rate_folder
 from streams.configuration.provisioning_feed import PROVISIONING
-from streams.configuration.topics import TopicSpec, create_topics
-from streams.worker.pipeline import EXCEPTIONS, RATED
+from streams.configuration.topics import EXCEPTIONS, RATED, TopicSpec, create_topics
 from tests.e2e._api import ApiProcess, read_topic, send
 from tests.e2e._stream import CONTROL_KEY, Collector, Stream, produce_file
 

@@ -63,7 +63,7 @@ from rater.engine import Rater
 from rater.keys import claim_key
 from rater.memory_store import MemoryStore
 from rater.offline import Summary, load_folder, rate_lines
-from streams.worker.pipeline import EXCEPTIONS, RATED
+from streams.configuration.topics import EXCEPTIONS, RATED
 from tests.e2e import hostile_corpus
 from tests.e2e._stream import Stream
 from tests.e2e.hostile_corpus import DUPLICATE, EXCEPTION, VALID, Corpus, Message

@@ -27,9 +27,9 @@ from confluent_kafka import Producer
 
 from rater.events import Notification, RatedCharge
 from rater.offline import rate_folder
+from streams.configuration.topics import EXCEPTIONS, NOTIFICATIONS, RATED
 from streams.dev.servers import RedisServer, free_port
 from streams.worker.control import sign
-from streams.worker.pipeline import EXCEPTIONS, NOTIFICATIONS, RATED
 from tests.e2e._api import read_topic
 from tests.e2e._stream import CONTROL_KEY, Collector, Stream, independent_accounts, usage_key
 from tests.e2e.test_effectively_once import _offline

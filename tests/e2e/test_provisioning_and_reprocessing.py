@@ -18,7 +18,7 @@ import redis
 from rater.keys import PREFIX
 from rater.redis_store import RedisStore, connect
 from streams.configuration.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS
-from streams.worker.pipeline import EXCEPTIONS, RATED
+from streams.configuration.topics import EXCEPTIONS, RATED
 from tests.e2e._api import ApiProcess, read_topic, send
 from tests.e2e._stream import CATALOG, Collector, Stream
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from streams.configuration.topics import EXCEPTIONS, RATED
 from streams.dev.servers import RedisServer
-from streams.worker.pipeline import EXCEPTIONS, RATED
 from tests.e2e._stream import Collector, Stream, independent_accounts
 from tests.e2e.test_effectively_once import _offline, _redis_balances
 

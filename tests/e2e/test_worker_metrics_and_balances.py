@@ -25,7 +25,7 @@ from rater.engine import Rater
 from rater.memory_store import MemoryStore
 from rater.offline import Summary, load_folder, rate_lines
 from rater.redis_store import connect, read_hashes
-from streams.worker.pipeline import EXCEPTIONS, RATED
+from streams.configuration.topics import EXCEPTIONS, RATED
 from tests.e2e._stream import Collector, Stream, independent_accounts
 
 pytestmark = pytest.mark.e2e

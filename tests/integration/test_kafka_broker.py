@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streams.configuration.topics import TopicSpec, create_topics
 from streams.dev.servers import KafkaBroker
 from streams.settings import Settings
-from streams.worker.pipeline import Sender
+from streams.worker.sender import Sender
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,10 @@ Three layers:
 3. The project's own invariants, which no schema knows: the services exist and depend on each other's
    health; Redis persists with AOF; the worker is built from ./Dockerfile and its environment names only
    variables that streams/settings.py reads; the topics service creates exactly the topics the worker would
-   create (streams/worker/pipeline.py ``topic_specs`` on the compose environment), with the same partition counts, and
-   the API's one-partition provisioning topics; the API runs the same image and deployment as the worker,
-   listens on every interface behind a published port, and takes its tokens from the environment only.
+   create (streams/configuration/topics.py ``topic_specs`` on the compose environment), with the same
+   partition counts, and the API's one-partition provisioning topics; the API runs the same image and
+   deployment as the worker, listens on every interface behind a published port, and takes its tokens from
+   the environment only.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ import pytest
 import yaml
 
 from streams.configuration.provisioning_feed import PROVISIONING, PROVISIONING_RESULTS
+from streams.configuration.topics import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE, topic_specs
 from streams.settings import Settings
-from streams.worker.pipeline import CROSSINGS, EXCEPTIONS, NOTIFICATIONS, RATED, USAGE, topic_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

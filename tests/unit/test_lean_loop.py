@@ -1,5 +1,5 @@
 """The lean consumer loop's ordering rules, with a recording consumer and producer in place of the broker
-(behind the real :class:`streams.worker.pipeline.Sender`, the one delivery policy).
+(behind the real :class:`streams.worker.sender.Sender`, the one delivery policy).
 
 The end-to-end tests run the loop against the real broker (crash, rebalance, outage); these pin down the
 order of its steps: a batch's offsets are committed only after its outputs are delivered, the previous
@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from streams.settings import Settings, SettingsError
 from streams.worker.loop import LeanLoop, usage_consumer
-from streams.worker.pipeline import Message, Sender
+from streams.worker.sender import Message, Sender
 
 ROOT = Path(__file__).resolve().parents[2]
 TP0 = TopicPartition("usage", 0)
@@ -220,7 +220,7 @@ def test_the_usage_consumer_reads_committed_data_only() -> None:
 
 FAUST_CONSUMER = """
 import asyncio
-from streams.worker.pipeline import faust_app
+from streams.worker.faust_agent import faust_app
 from streams.settings import Settings
 
 async def main() -> None:

@@ -16,8 +16,9 @@ import orjson
 import pytest
 
 from rater.events import ORIGINAL_PREFIX, RatedCharge, RatingExceptionEvent, Source
+from streams.configuration.topics import EXCEPTIONS, RATED
 from streams.settings import DEFAULT_MAX_EVENT_BYTES, Settings, SettingsError
-from streams.worker.pipeline import EXCEPTIONS, RATED, messages
+from streams.worker.pipeline import messages
 
 SOURCE = Source("usage", 3, 1207)
 LIMIT = 64 * 1024
