@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from rater.catalog import Catalog
 from rater.errors import RetriableError
@@ -35,6 +35,7 @@ from streams.configuration.settlement import Provisioner
 from streams.configuration.store import ConfigStore
 from streams.configuration.topics import EXCEPTIONS, RATED, USAGE, TopicSpec, create_topics
 from streams.kafka import TopicPublisher
+from streams.retry import keep_running
 from streams.settings import Settings
 
 log = logging.getLogger("rater.api")
@@ -188,8 +189,8 @@ async def background(app: web.Application) -> AsyncIterator[None]:
     """Kafka beside the handlers: the publishers that reprocessing and cancellations' adjustments send with
     (``usage``; ``rated-charges``, R41; each connects on first use), the ``provisioning`` consumer
     (group ``<app id>-provisioning``) and the ``rating-exceptions`` indexer (group ``<app id>-exceptions``).
-    A task that fails (a broker down included) is logged and restarted after a pause; neither can stop the
-    API."""
+    A task that fails (a broker down included) is logged and restarted with backoff (streams/retry.py);
+    neither can stop the API."""
     ctx = app[CONTEXT]
     settings = ctx.settings
     usage = TopicPublisher(settings.kafka_bootstrap, settings.topic(USAGE))
@@ -209,13 +210,12 @@ async def background(app: web.Application) -> AsyncIterator[None]:
             ],
         )
         consumer = _consumer(settings, settings.topic(PROVISIONING), f"{settings.app_id}-provisioning")
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        results = TopicPublisher(settings.kafka_bootstrap, settings.topic(PROVISIONING_RESULTS))
         try:  # stopped even when cancelled while they start (joining the group): no leaked connections
             await consumer.start()
-            await producer.start()
-            await follow_provisioning(store, consumer, producer, settings.topic(PROVISIONING_RESULTS))
+            await follow_provisioning(store, consumer, results)
         finally:
-            await producer.stop()
+            await results.close()
             await consumer.stop()
 
     async def exceptions() -> None:
@@ -227,7 +227,7 @@ async def background(app: web.Application) -> AsyncIterator[None]:
             await consumer.stop()
 
     tasks = [
-        asyncio.create_task(_forever(name, run))
+        asyncio.create_task(keep_running(run, f"the {name} consumer"))
         for name, run in (("provisioning", provisioning), ("exceptions", exceptions))
     ]
     try:
@@ -250,14 +250,3 @@ def _consumer(settings: Settings, topic: str, group: str) -> AIOKafkaConsumer:
         session_timeout_ms=int(settings.session_timeout * 1000),
         heartbeat_interval_ms=1000,
     )
-
-
-async def _forever(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    while True:
-        try:
-            await run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("the %s consumer failed; restarting in 5 s", name)
-            await asyncio.sleep(5)

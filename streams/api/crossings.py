@@ -33,6 +33,7 @@ from streams.api.auth import Principal, in_scope, require_account
 from streams.api.context import CONTEXT, ConfigReader, context
 from streams.api.errors import api_error
 from streams.configuration.topics import CROSSINGS
+from streams.retry import keep_running
 
 log = logging.getLogger("rater.api.crossings")
 
@@ -84,17 +85,8 @@ class CrossingFeed:
                 await self._task
 
     async def _run(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the broker is down or the topic missing: try again later
-                log.warning("crossing feed: %s; retrying in %.1f s", exc, delay)
-                self.ready.clear()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        # the broker is down or the topic missing: try again later, not ready meanwhile
+        await keep_running(self._consume, "the crossing feed", on_failure=self.ready.clear)
 
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(

@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError
 
 from rater.errors import RetriableError
 from rater.provisioning import ProvisioningError, parse_operation
-from streams.configuration.settlement import Submitter
+from streams.configuration.settlement import Publish, Submitter
 from streams.configuration.store import OperationResult
 from streams.retry import retry
 
@@ -41,8 +41,8 @@ async def apply_message(store: Submitter, value: bytes | None, fallback_id: str)
     Whatever goes wrong with one operation is that operation's refusal, so no message can stop the topic:
     a message that is not an operation is refused with ``invalid_operation``, and any other error while it
     is applied (a software fault) with ``internal``, logged with its traceback.  Only an unavailable store
-    (:class:`RetriableError`, waited out by the caller) or broker (``KafkaError``: the consumer restarts and
-    reads the batch again) is not a refusal: the operation is tried again, and its id keeps that safe."""
+    (:class:`RetriableError`) or broker (``KafkaError``, publishing a cancellation's adjustments) is not a
+    refusal: the caller waits it out and tries the operation again, and its id keeps that safe."""
     body: Any = None
     try:
         body = orjson.loads(value or b"")
@@ -78,10 +78,11 @@ async def _refuse(store: Submitter, body: Any, fallback_id: str, error: Provisio
 
 
 async def follow_provisioning(
-    store: Submitter, consumer: Any, producer: Any, results_topic: str, *, stop: asyncio.Event | None = None
+    store: Submitter, consumer: Any, publish: Publish, *, stop: asyncio.Event | None = None
 ) -> None:
-    """Apply the operations a started aiokafka group consumer (manual commits) reads, publish each result to
-    ``results_topic`` with a started producer, then commit."""
+    """Apply the operations a started aiokafka group consumer (manual commits) reads, publish each result
+    (``provisioning-results``, keyed by operation id), then commit.  An unavailable store or broker is waited
+    out in place (streams/retry.py): the operation is tried again, and its id keeps that safe."""
     while stop is None or not stop.is_set():
         batch = await consumer.getmany(timeout_ms=500)
         for records in batch.values():
@@ -90,8 +91,6 @@ async def follow_provisioning(
                 result = await retry(lambda m=message, f=fallback: apply_message(store, m.value, f), "an operation")  # type: ignore[misc]
                 if result.status != "applied":
                     log.warning("provisioning operation %s refused: %s", result.operation, result.error)
-                await producer.send_and_wait(
-                    results_topic, key=result.operation.encode(), value=orjson.dumps(result.to_dict())
-                )
+                await publish(result.operation.encode(), orjson.dumps(result.to_dict()))
         if batch:
             await consumer.commit()

@@ -26,7 +26,7 @@ from streams.configuration.topics import USAGE
 from streams.kafka import READ_COMMITTED
 from streams.settings import Settings
 from streams.worker.pipeline import Pipeline, notifications_at, outputs_of
-from streams.worker.sender import Message, Sender
+from streams.worker.sender import Sender
 
 
 class _ReadCommittedThread(AIOKafkaConsumerThread):
@@ -80,10 +80,6 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
 
     sender = Sender(settings)
 
-    async def publish(batch: list[Message]) -> None:
-        """Send every message and wait until the broker has them all."""
-        await sender.send_all([(settings.topic(name), key, value) for name, key, value in batch])
-
     @app.agent(usage, concurrency=1)
     async def rate(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
@@ -91,13 +87,13 @@ def build_app(settings: Settings, pipeline: Pipeline) -> faust.App:
                 (bytes(event.value), f"{event.message.topic}:{event.message.partition}:{event.message.offset}")
                 for event in events
             ]
-            await publish(await outputs_of(pipeline, items))
+            await sender.publish(await outputs_of(pipeline, items))
             metrics.observe_events(events, app.consumer)  # metrics: batch size, end-to-end latency, lag
 
     if settings.tick_interval > 0:
 
         @app.timer(interval=settings.tick_interval)  # type: ignore[untyped-decorator]
         async def timer() -> None:
-            await publish(await notifications_at(pipeline, dt.datetime.now(dt.UTC)))
+            await sender.publish(await notifications_at(pipeline, dt.datetime.now(dt.UTC)))
 
     return app

@@ -151,10 +151,6 @@ class LeanLoop:
         await self._commit(consumer, flight.offsets)
         _observe_settled(consumer, flight)
 
-    async def publish(self, out: list[Message]) -> None:
-        """Send every message and wait until the broker has them all (the same delivery as a batch's)."""
-        await self.sender.send_all([(self.settings.topic(name), key, value) for name, key, value in out])
-
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
             await consumer.commit(offsets)
@@ -169,7 +165,7 @@ class LeanLoop:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=interval)
             if not self.stopping.is_set():
-                await self.publish(await notifications_at(pipeline, dt.datetime.now(dt.UTC)))
+                await self.sender.publish(await notifications_at(pipeline, dt.datetime.now(dt.UTC)))
 
 
 def usage_consumer(settings: Settings) -> AIOKafkaConsumer:

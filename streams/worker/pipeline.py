@@ -22,12 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from rater.batch import rate_batch, tick
 from rater.engine import Rater
 from rater.errors import ExceptionType, InvalidRecord, RatingError
-from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent, Source
+from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent, Source, dumps
 from rater.record import TimeWindow, control_of
 from rater.redis_store import RedisStore
 from streams import metrics
@@ -67,9 +65,9 @@ def messages(
     the offset it was read at, R1)."""
     if isinstance(outcome, RatedCharge):
         key = outcome.account.encode()
-        out = [(RATED, key, orjson.dumps(outcome.to_dict()))]
-        out += [(CROSSINGS, c.account.encode(), orjson.dumps(c.to_dict())) for c in outcome.crossings]
-        out += [(NOTIFICATIONS, n.account.encode(), orjson.dumps(n.to_dict())) for n in outcome.notifications]
+        out = [(RATED, key, dumps(outcome))]
+        out += [(CROSSINGS, c.account.encode(), dumps(c)) for c in outcome.crossings]
+        out += [(NOTIFICATIONS, n.account.encode(), dumps(n)) for n in outcome.notifications]
         largest = max(len(value) for _, _, value in out)
         if largest <= limit:
             return out
@@ -84,7 +82,7 @@ def messages(
 
 
 def _notification(note: Notification) -> Message:
-    return NOTIFICATIONS, note.account.encode(), orjson.dumps(note.to_dict())
+    return NOTIFICATIONS, note.account.encode(), dumps(note)
 
 
 async def outputs_of(pipeline: Pipeline, items: list[tuple[bytes, str]]) -> list[Message]:

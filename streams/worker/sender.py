@@ -8,12 +8,10 @@ import logging
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidTimestampError,
     InvalidTopicError,
-    KafkaError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     RecordTooLargeError,
@@ -21,8 +19,10 @@ from aiokafka.errors import (
 )
 
 from rater.errors import TITLES, ExceptionType
-from rater.events import Source, delivery_failure
+from rater.events import Source, delivery_failure, dumps
 from streams.configuration.topics import EXCEPTIONS
+from streams.kafka import start_producer
+from streams.retry import retry
 from streams.settings import Settings
 
 log = logging.getLogger("rater.stream")
@@ -36,7 +36,7 @@ MAX_BATCH_BYTES = 256 * 1024
 
 #: Producer errors no retry cures for that message (aiokafka.errors): the message is sent again alone (it
 #: may only have shared a batch with the culprit), and if it is refused again its record gets a bounded
-#: ``software_system_error`` event instead.  Every other broker error is retried with backoff.
+#: ``software_system_error`` event instead.  Every other broker error is retried with backoff (streams/retry.py).
 PERMANENT = (
     MessageSizeTooLargeError,
     RecordTooLargeError,
@@ -63,12 +63,15 @@ class Sender:
 
     async def _producer(self) -> Any:
         if self.producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap, acks="all", linger_ms=2, max_batch_size=MAX_BATCH_BYTES
+            self.producer = await start_producer(
+                self.settings.kafka_bootstrap, linger_ms=2, max_batch_size=MAX_BATCH_BYTES
             )
-            await producer.start()
-            self.producer = producer
         return self.producer
+
+    async def publish(self, out: list[Message]) -> None:
+        """Send every message, named by its topic before ``RATER_TOPIC_PREFIX``, and wait until the broker has
+        them all (the delivery of :meth:`send_all`)."""
+        await self.send_all([(self.settings.topic(name), key, value) for name, key, value in out])
 
     async def send_all(self, messages: list[Message]) -> None:
         """Send every message and wait until the broker has them all (or their failure events)."""
@@ -92,20 +95,19 @@ class Sender:
     async def deliver(self, messages: list[Message], submitted: Submitted | None = None) -> None:
         """Return once every message (already queued as ``submitted``, or queued now) is on the broker, or,
         for a message refused for good, its record's failure event is."""
-        delay = 0.1
-        while True:
-            try:
-                futures = submitted if submitted is not None else await self.submit(messages)
-                submitted = None
-                results = await asyncio.gather(*futures, return_exceptions=True)
-                for result in results:
-                    if isinstance(result, BaseException) and not isinstance(result, PERMANENT):
-                        raise result
-                break
-            except KafkaError as exc:
-                log.warning("broker unavailable, sending the outputs again in %.1f s: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        pending = submitted
+
+        async def attempt() -> list[Any]:
+            nonlocal pending
+            futures = pending if pending is not None else await self.submit(messages)
+            pending = None  # after a broker error, the lot is queued again
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, PERMANENT):
+                    raise result
+            return results
+
+        results = await retry(attempt, "sending the outputs")
         refused = [message for message, result in zip(messages, results, strict=True) if isinstance(result, PERMANENT)]
         replaced: set[str] = set()
         for message in refused:
@@ -114,22 +116,25 @@ class Sender:
     async def _alone(self, message: Message, replaced: set[str]) -> None:
         """Send one refused message by itself; refused again, send its record's failure event instead (once
         per record); a failure event refused in turn is logged and dropped."""
-        delay = 0.1
         current: Message | None = message
         while current is not None:
             topic, key, value = current
-            try:
-                await (await (await self._producer()).send(topic, value=value, key=key))
+
+            async def attempt(topic: str = topic, key: bytes = key, value: bytes = value) -> Exception | None:
+                try:
+                    await (await (await self._producer()).send(topic, value=value, key=key))
+                except PERMANENT as exc:
+                    permanent: Exception = exc  # no retry cures it: answered, not raised
+                    return permanent
+                return None
+
+            refused = await retry(attempt, "sending an output")
+            if refused is None:
                 return
-            except PERMANENT as exc:
-                if current is not message:
-                    log.error("the broker refused the failure event %r for good, dropped: %s", value[:200], exc)
-                    return
-                current = self._failure(message, exc, replaced)
-            except KafkaError as exc:
-                log.warning("broker unavailable, sending an output again in %.1f s: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            if current is not message:
+                log.error("the broker refused the failure event %r for good, dropped: %s", value[:200], refused)
+                return
+            current = self._failure(message, refused, replaced)
 
     def _failure(self, message: Message, error: Exception, replaced: set[str]) -> Message | None:
         """The bounded ``software_system_error`` event of the record whose output ``message`` is (None when
@@ -155,7 +160,7 @@ class Sender:
             return None
         replaced.add(event.record_id)
         key = (event.account or event.record_id).encode()
-        return self.settings.topic(EXCEPTIONS), key, orjson.dumps(event.to_dict())
+        return self.settings.topic(EXCEPTIONS), key, dumps(event)
 
     async def stop(self) -> None:
         """Flush and close the producer (every send so far was awaited, so nothing is left behind)."""
