@@ -1,4 +1,9 @@
-"""Worker settings, read from the environment once, at the composition root, into a frozen object.
+"""Settings, read from the environment once, at the composition root, into a frozen object.
+
+This is the one module of ``streams/`` and ``rater/`` that reads the environment (a test holds it to that):
+``rater worker`` and ``rater api`` need both servers (:func:`run_with_settings`), the other commands ask
+only for what they use (``Settings.from_env(need=...)``), and the dev stack starts its worker processes
+with :func:`child_environment`.
 
 | variable | default | meaning |
 |---|---|---|
@@ -33,7 +38,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,10 +52,14 @@ class SettingsError(ValueError):
     """A missing or malformed environment setting."""
 
 
+#: The settings ``rater worker`` and ``rater api`` cannot start without.
+SERVERS = ("KAFKA_BOOTSTRAP", "REDIS_URL")
+
+
 @dataclass(frozen=True)
 class Settings:
-    kafka_bootstrap: str
-    redis_url: str = field(repr=False)
+    kafka_bootstrap: str  # "" when not set: only for a command that did not need it
+    redis_url: str = field(repr=False)  # likewise
     config: Path = Path("config")
     app_id: str = "rater"
     topic_prefix: str = ""
@@ -85,33 +94,36 @@ class Settings:
         return f"{self.topic_prefix}{name}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, need: Iterable[str] = SERVERS) -> Settings:
+        """The settings of ``env`` (default: this process's environment).  A variable named in ``need`` must
+        be set; an unset text setting takes its default; a malformed one raises :class:`SettingsError`."""
         source = os.environ if env is None else env
+        required = frozenset(need)
 
-        def need(name: str) -> str:
+        def text(name: str, default: str = "") -> str:
             value = source.get(name, "").strip()
-            if not value:
+            if not value and name in required:
                 raise SettingsError(f"{name} is required")
-            return value
+            return value or default
 
         def number(name: str, default: float, kind: type[int] | type[float]) -> float:
-            text = source.get(name, "").strip()
-            if not text:
+            raw = source.get(name, "").strip()
+            if not raw:
                 return default
             try:
-                value = kind(text)
+                value = kind(raw)
             except ValueError as exc:
-                raise SettingsError(f"{name}={text!r} is not a number") from exc
+                raise SettingsError(f"{name}={raw!r} is not a number") from exc
             if value <= 0:
                 raise SettingsError(f"{name} must be greater than zero")
             return value
 
         return cls(
-            kafka_bootstrap=need("KAFKA_BOOTSTRAP"),
-            redis_url=need("REDIS_URL"),
-            config=Path(source.get("RATER_CONFIG", "config")),
-            app_id=source.get("RATER_APP_ID", "rater"),
-            topic_prefix=source.get("RATER_TOPIC_PREFIX", ""),
+            kafka_bootstrap=text("KAFKA_BOOTSTRAP"),
+            redis_url=text("REDIS_URL"),
+            config=Path(text("RATER_CONFIG", "config")),
+            app_id=text("RATER_APP_ID", "rater"),
+            topic_prefix=text("RATER_TOPIC_PREFIX"),
             usage_partitions=int(number("RATER_USAGE_PARTITIONS", 8, int)),
             output_partitions=int(number("RATER_OUTPUT_PARTITIONS", 8, int)),
             replication=int(number("RATER_REPLICATION", 1, int)),
@@ -122,8 +134,8 @@ class Settings:
             session_timeout=float(number("RATER_SESSION_TIMEOUT", 8.0, float)),
             tick_interval=_non_negative(source.get("RATER_TICK_INTERVAL", ""), 60.0),
             exception_retention=int(number("RATER_EXCEPTION_RETENTION", 30 * 24 * 3600, int)),
-            log_level=source.get("RATER_LOG_LEVEL", "warning"),
-            api_host=source.get("RATER_API_HOST", "127.0.0.1"),
+            log_level=text("RATER_LOG_LEVEL", "warning"),
+            api_host=text("RATER_API_HOST", "127.0.0.1"),
             api_port=int(number("RATER_API_PORT", 8080, int)),
             operator_token=source.get("RATER_OPERATOR_TOKEN") or None,
             account_tokens=source.get("RATER_ACCOUNT_TOKENS") or None,
@@ -198,3 +210,9 @@ def run_with_settings(run: Callable[[Settings], int], env: Mapping[str, str] | N
         sys.stderr.write(f"error: {exc}\n")
         return 2
     return run(settings)
+
+
+def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a process this one starts (the demo's and the bench's workers): this process's own,
+    with ``overrides``."""
+    return {**os.environ, **overrides}

@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -38,13 +36,13 @@ from rater.redis_store import connect, read_hashes
 from streams.api.app import run_api
 from streams.cli.ops import add_commands as add_operator_commands
 from streams.configuration.store import ConfigStore
-from streams.dev.bench import e2e_bench, kernel_bench
-from streams.dev.demo import DemoError, DemoOptions, format_report, run_demo
-from streams.settings import run_with_settings
+from streams.settings import Settings, SettingsError, run_with_settings
 from streams.worker.main import main as worker_main
 
 
 def cmd_bench_kernel(args: argparse.Namespace) -> int:
+    from streams.dev.bench import kernel_bench  # noqa: PLC0415 (the dev stack: only for this command)
+
     result = kernel_bench(args.records, args.batch, args.clients)
     line: dict[str, object] = {**result.to_dict()}
     line["command"] = f"rater bench kernel --records {args.records} --batch {args.batch} --clients {args.clients}"
@@ -53,6 +51,8 @@ def cmd_bench_kernel(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_e2e(args: argparse.Namespace) -> int:
+    from streams.dev.bench import e2e_bench  # noqa: PLC0415 (the dev stack: only for this command)
+
     line: dict[str, object] = {**e2e_bench(args.records, args.batch, args.partitions)}
     line["command"] = f"rater bench e2e --records {args.records} --batch {args.batch} --partitions {args.partitions}"
     sys.stdout.write(orjson.dumps(line).decode() + "\n")
@@ -60,6 +60,8 @@ def cmd_bench_e2e(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.dev.demo import DemoError, DemoOptions, format_report, run_demo  # noqa: PLC0415 (dev stack: only here)
+
     options = DemoOptions(
         records=args.records,
         workers=args.workers,
@@ -135,26 +137,25 @@ def cmd_balances(args: argparse.Namespace) -> int:
     """Balances read straight from the state store with the API's pure function (rater.balances), under the
     configuration in force: the configuration store's (provisioning), or the ``RATER_CONFIG`` files while
     the store holds none yet."""
-    redis_url = os.environ.get("REDIS_URL", "").strip()
-    if not redis_url:
-        print("error: REDIS_URL is required (the state store the workers draw down)", file=sys.stderr)
+    try:
+        settings = Settings.from_env(need=["REDIS_URL"])
+    except SettingsError as exc:
+        print(f"error: {exc} (the state store the workers draw down)", file=sys.stderr)
         return 2
     moment = dt.datetime.now(dt.UTC) if args.at is None else _aware(args.at)
     if moment is None:
         print(f"error: --at {args.at!r} is not an ISO 8601 time with a UTC offset", file=sys.stderr)
         return 2
-    app_id = os.environ.get("RATER_APP_ID", "").strip() or "rater"
-    folder = Path(os.environ.get("RATER_CONFIG", "").strip() or "config")
 
     async def read() -> dict[str, Any]:
-        client = connect(redis_url)
+        client = connect(settings.redis_url)
         try:
-            store = ConfigStore(client, app_id)
+            store = ConfigStore(client, settings.app_id)
             if await store.version() > 0:
                 _, config = await store.current()
                 catalog, subscriptions = config.catalog, config.subscriptions
             else:
-                catalog, subscriptions = load_folder(folder)
+                catalog, subscriptions = load_folder(settings.config)
             balances = Balances(catalog, subscriptions)
             if args.service is not None:
                 selection = balances.service(args.service)

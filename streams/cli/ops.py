@@ -1,7 +1,8 @@
 """Operator commands: ``rater provision``, ``rater exceptions list|reprocess``, ``rater send``.
 
 They talk to the servers directly (Redis, Kafka) with the same code the API uses, so they work with or
-without ``rater api`` running.  Each reads only the environment settings it needs (named in ``--help``).
+without ``rater api`` running.  Each requires only the settings it uses (streams/settings.py; named in
+``--help``).
 """
 
 from __future__ import annotations
@@ -9,16 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rater.catalog import json_document
@@ -32,7 +31,8 @@ from streams.configuration.provisioning_feed import PROVISIONING
 from streams.configuration.settlement import Provisioner
 from streams.configuration.store import ConfigStore
 from streams.configuration.topics import RATED, USAGE, TopicSpec, create_topics
-from streams.kafka import TopicPublisher
+from streams.kafka import TopicPublisher, start_producer
+from streams.settings import Settings, SettingsError
 from streams.worker.control import sign_line
 
 PROVISION_ENV = (
@@ -55,12 +55,12 @@ class UsageError(Exception):
     """A command-line mistake: the message is printed, exit code 2."""
 
 
-def _env(name: str, default: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    source = os.environ if env is None else env
-    value = source.get(name, "").strip() or default
-    if value is None:
-        raise UsageError(f"{name} is required")
-    return value
+def _settings(*need: str) -> Settings:
+    """The environment's settings, with the variables in ``need`` required (a usage error otherwise)."""
+    try:
+        return Settings.from_env(need=need)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def read_operations(text: str) -> list[Any]:
@@ -91,7 +91,10 @@ def _input(path: str) -> str:
 def cmd_provision(args: argparse.Namespace) -> int:
     try:
         bodies = read_operations(_input(args.file))
-        return asyncio.run(_provision(bodies, args.via_topic, args.wait))
+        need = ["KAFKA_BOOTSTRAP"] if args.via_topic else []
+        if not args.via_topic or args.wait > 0:
+            need.append("REDIS_URL")
+        return asyncio.run(_provision(_settings(*need), bodies, args.via_topic, args.wait))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -101,24 +104,22 @@ def cmd_provision(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
+async def _provision(settings: Settings, bodies: list[Any], via_topic: bool, wait: float) -> int:
     refused = 0
-    app = _env("RATER_APP_ID", "rater")
-    client = connect(_env("REDIS_URL")) if (not via_topic or wait > 0) else None
-    store = ConfigStore(client, app) if client is not None else None
+    client = connect(settings.redis_url) if (not via_topic or wait > 0) else None
+    store = ConfigStore(client, settings.app_id) if client is not None else None
     try:
         if not via_topic:
             assert store is not None
-            seed = Path(_env("RATER_CONFIG", "config"))
+            seed = settings.config
             if await store.version() == 0 and not seed.exists():
                 raise UsageError(f"the store holds no configuration yet and RATER_CONFIG={seed} does not exist")
             await store.seed(seed)
             assert client is not None
             # a cancellation settles prorated buckets and publishes the adjustments (R41): on the broker
             # when there is one; without one, such a cancellation is refused as retriable, changing nothing
-            bootstrap_env = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
-            topic_prefix = _env("RATER_TOPIC_PREFIX", "")
-            publisher = TopicPublisher(bootstrap_env, topic_prefix + RATED) if bootstrap_env else None
+            bootstrap = settings.kafka_bootstrap
+            publisher = TopicPublisher(bootstrap, settings.topic(RATED)) if bootstrap else None
             provisioner = Provisioner(store, RedisStore(client), publisher)
             try:
                 for body in bodies:
@@ -140,12 +141,11 @@ async def _provision(bodies: list[Any], via_topic: bool, wait: float) -> int:
                     await publisher.close()
             return 1 if refused else 0
         ids = []
-        bootstrap = _env("KAFKA_BOOTSTRAP")
-        topic = _env("RATER_TOPIC_PREFIX", "") + PROVISIONING
+        topic = settings.topic(PROVISIONING)
         # one partition, so operations apply in the order they are produced (a broker that auto-creates
         # topics would pick several)
-        await create_topics(bootstrap, [TopicSpec(topic, 1, int(_env("RATER_REPLICATION", "1")))])
-        send = TopicPublisher(bootstrap, topic)
+        await create_topics(settings.kafka_bootstrap, [TopicSpec(topic, 1, settings.replication)])
+        send = TopicPublisher(settings.kafka_bootstrap, topic)
         try:
             for body in bodies:
                 named = {**body, "id": body.get("id") or uuid.uuid4().hex} if isinstance(body, dict) else body
@@ -191,7 +191,7 @@ def _filter(args: argparse.Namespace, limit: int = 100) -> ExceptionFilter:
 def cmd_exceptions_list(args: argparse.Namespace) -> int:
     try:
         where = _filter(args, args.limit)
-        found = asyncio.run(_list(where))
+        found = asyncio.run(_list(_settings("REDIS_URL"), where))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -207,10 +207,10 @@ def cmd_exceptions_list(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(where: ExceptionFilter) -> list[dict[str, Any]]:
-    client = connect(_env("REDIS_URL"))
+async def _list(settings: Settings, where: ExceptionFilter) -> list[dict[str, Any]]:
+    client = connect(settings.redis_url)
     try:
-        found, _ = await ExceptionIndex(client, _env("RATER_APP_ID", "rater")).find(where)
+        found, _ = await ExceptionIndex(client, settings.app_id).find(where)
         return found
     finally:
         await client.aclose()
@@ -221,7 +221,8 @@ def cmd_exceptions_reprocess(args: argparse.Namespace) -> int:
         filtering = any((args.type, args.account, args.since, args.until, args.status))
         if not args.ids and not filtering:
             raise UsageError("give record ids, or a filter (--type, --account, --since, --until, --status)")
-        report = asyncio.run(_reprocess(args.ids, _filter(args) if filtering else None, args.force))
+        settings = _settings("KAFKA_BOOTSTRAP", "REDIS_URL")
+        report = asyncio.run(_reprocess(settings, args.ids, _filter(args) if filtering else None, args.force))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -229,18 +230,18 @@ def cmd_exceptions_reprocess(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _reprocess(ids: list[str], where: ExceptionFilter | None, force: bool) -> dict[str, Any]:
-    send = TopicPublisher(_env("KAFKA_BOOTSTRAP"), _env("RATER_TOPIC_PREFIX", "") + USAGE)
-    client = connect(_env("REDIS_URL"))
+async def _reprocess(settings: Settings, ids: list[str], where: ExceptionFilter | None, force: bool) -> dict[str, Any]:
+    send = TopicPublisher(settings.kafka_bootstrap, settings.topic(USAGE))
+    client = connect(settings.redis_url)
     try:
         report = await reprocess(
-            ExceptionIndex(client, _env("RATER_APP_ID", "rater")),
+            ExceptionIndex(client, settings.app_id),
             send,
             ids=ids,
             where=where,
             force=force,
             now_ms=int(time.time() * 1000),
-            result_ttl_s=int(_env("RATER_RESULT_TTL", str(7 * 24 * 3600))),
+            result_ttl_s=settings.result_ttl,
         )
         return report.to_dict()
     finally:
@@ -260,22 +261,22 @@ def cmd_send(args: argparse.Namespace) -> int:
         path = Path(args.file)
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
-        count = asyncio.run(_send(path, args.topic, not args.quiet))
+        settings = _settings("KAFKA_BOOTSTRAP")
+        count = asyncio.run(_send(settings, path, args.topic, not args.quiet))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(orjson.dumps({"sent": count, "topic": _env("RATER_TOPIC_PREFIX", "") + args.topic}).decode())
+    print(orjson.dumps({"sent": count, "topic": settings.topic(args.topic)}).decode())
     return 0
 
 
-async def _send(path: Path, topic_name: str, progress: bool) -> int:
+async def _send(settings: Settings, path: Path, topic_name: str, progress: bool) -> int:
     """Produce every non-blank line, keyed by its usage identifier, 1,000 in flight at a time; control lines
     signed with ``RATER_CONTROL_KEY`` when it is set (streams/worker/control.py)."""
     total = sum(1 for _ in _lines(path))
-    topic = _env("RATER_TOPIC_PREFIX", "") + topic_name
-    key = _env("RATER_CONTROL_KEY", "") or None
-    producer = AIOKafkaProducer(bootstrap_servers=_env("KAFKA_BOOTSTRAP"), acks="all", linger_ms=5)
-    await producer.start()
+    topic = settings.topic(topic_name)
+    key = settings.control_key
+    producer = await start_producer(settings.kafka_bootstrap, linger_ms=5)
     sent = 0
     columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} rec/s"))
     try:

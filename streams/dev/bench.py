@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
@@ -39,6 +38,8 @@ from rater.redis_store import RedisStore, connect
 from rater.state import Counter, DrawRequest
 from streams.configuration.topics import EXCEPTIONS, OUTPUTS, RATED, USAGE, TopicSpec, create_topics
 from streams.dev.servers import KafkaBroker, RedisServer, stop_process
+from streams.kafka import start_producer
+from streams.settings import Settings, child_environment
 
 BASELINE = "return redis.call('HINCRBY', KEYS[1], 'n', 1)"
 
@@ -160,7 +161,7 @@ async def run_kernel_bench(url: str, records: int, batch: int, clients: int, rou
 
 def kernel_bench(records: int, batch: int, clients: int, url: str | None = None) -> KernelBench:
     """Run against ``url`` (``REDIS_URL``), or an embedded valkey-server started for the run."""
-    url = url or os.environ.get("REDIS_URL")
+    url = url or Settings.from_env(need=()).redis_url
     if url:
         return asyncio.run(run_kernel_bench(url, records, batch, clients))
     with RedisServer() as server:
@@ -274,8 +275,7 @@ async def _run_phase(
         await _group_ready(bootstrap, settings_env["RATER_APP_ID"])
         consumer = AIOKafkaConsumer(*outputs, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
         await consumer.start()
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-        await producer.start()
+        producer = await start_producer(bootstrap, linger_ms=5)
         sent: dict[str, float] = {}
         latencies: list[float] = []
         started = time.perf_counter()
@@ -328,20 +328,21 @@ async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partiti
             ("rating", "streams.worker", "lean", [RATED, EXCEPTIONS]),
         ):
             prefix = f"bench-{name}-{random.randrange(10**8)}-"  # noqa: S311
-            env = {
-                **os.environ,
-                "KAFKA_BOOTSTRAP": bootstrap,
-                "REDIS_URL": redis_url,
-                "RATER_CONFIG": str(folder),
-                "RATER_APP_ID": f"{prefix}group",
-                "RATER_TOPIC_PREFIX": prefix,
-                "RATER_USAGE_PARTITIONS": str(partitions),
-                "RATER_OUTPUT_PARTITIONS": str(partitions),
-                "RATER_BATCH_SIZE": str(batch),
-                "RATER_TICK_INTERVAL": "0",
-                "RATER_LOG_LEVEL": "warning",
-                "RATER_CONSUMER": consumer,
-            }
+            env = child_environment(
+                {
+                    "KAFKA_BOOTSTRAP": bootstrap,
+                    "REDIS_URL": redis_url,
+                    "RATER_CONFIG": str(folder),
+                    "RATER_APP_ID": f"{prefix}group",
+                    "RATER_TOPIC_PREFIX": prefix,
+                    "RATER_USAGE_PARTITIONS": str(partitions),
+                    "RATER_OUTPUT_PARTITIONS": str(partitions),
+                    "RATER_BATCH_SIZE": str(batch),
+                    "RATER_TICK_INTERVAL": "0",
+                    "RATER_LOG_LEVEL": "warning",
+                    "RATER_CONSUMER": consumer,
+                }
+            )
             specs = [TopicSpec(prefix + topic, partitions) for topic in (USAGE, *OUTPUTS)]
             await create_topics(bootstrap, specs)
             phases[name] = await _run_phase(bootstrap, env, module, data, [prefix + topic for topic in outputs])
@@ -365,8 +366,8 @@ async def _e2e(bootstrap: str, redis_url: str, records: int, batch: int, partiti
 
 def e2e_bench(records: int, batch: int, partitions: int) -> dict[str, float | int]:
     """One rating worker against one pass-through worker, same stack, same records, same run."""
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
-    redis_url = os.environ.get("REDIS_URL")
+    given = Settings.from_env(need=())
+    bootstrap, redis_url = given.kafka_bootstrap, given.redis_url
     with contextlib.ExitStack() as stack:
         if not bootstrap:
             bootstrap = stack.enter_context(KafkaBroker()).bootstrap

@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import hashlib
 import math
-import os
 import shutil
 import signal
 import subprocess
@@ -48,7 +47,7 @@ from typing import IO, Any, TextIO
 
 import orjson
 import redis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from rater.buckets import sharing_roots
@@ -68,6 +67,8 @@ from streams.dev.demo_data import (
     write_folder,
 )
 from streams.dev.servers import KafkaBroker, RedisServer, stop_process
+from streams.kafka import start_producer
+from streams.settings import Settings, SettingsError, child_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -331,10 +332,7 @@ class Run:
 
 
 async def _produce(run: Run, tally: Tally) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=run.bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024, request_timeout_ms=60_000
-    )
-    await producer.start()
+    producer = await start_producer(run.bootstrap, linger_ms=5, max_batch_size=256 * 1024, request_timeout_ms=60_000)
     topic = run.topic(USAGE)
     rate = run.options.rate
     loop = asyncio.get_running_loop()
@@ -532,8 +530,11 @@ class Servers:
 def _servers(progress: Progress) -> Iterator[Servers]:
     """The embedded broker and valkey-server, or the ones ``KAFKA_BOOTSTRAP`` and ``REDIS_URL`` name."""
     with contextlib.ExitStack() as stack:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
-        redis_url = os.environ.get("REDIS_URL", "").strip()
+        try:
+            given = Settings.from_env(need=())
+        except SettingsError as exc:
+            raise DemoError(str(exc)) from exc
+        bootstrap, redis_url = given.kafka_bootstrap, given.redis_url
         broker = None
         own_redis = not redis_url
         if not bootstrap:
@@ -604,18 +605,19 @@ def _run(
 ) -> tuple[Tally, Balances, float | None]:
     prefix = f"demo-{uuid.uuid4().hex[:8]}-"
     partitions = str(options.partitions)
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP": servers.bootstrap,
-        "REDIS_URL": servers.redis_url,
-        "RATER_CONFIG": str(folder),
-        "RATER_APP_ID": f"{prefix}rater",
-        "RATER_TOPIC_PREFIX": prefix,
-        "RATER_USAGE_PARTITIONS": partitions,
-        "RATER_OUTPUT_PARTITIONS": partitions,
-        "RATER_BATCH_SIZE": str(options.batch_size),
-        "RATER_LOG_LEVEL": "warning",
-    }
+    env = child_environment(
+        {
+            "KAFKA_BOOTSTRAP": servers.bootstrap,
+            "REDIS_URL": servers.redis_url,
+            "RATER_CONFIG": str(folder),
+            "RATER_APP_ID": f"{prefix}rater",
+            "RATER_TOPIC_PREFIX": prefix,
+            "RATER_USAGE_PARTITIONS": partitions,
+            "RATER_OUTPUT_PARTITIONS": partitions,
+            "RATER_BATCH_SIZE": str(options.batch_size),
+            "RATER_LOG_LEVEL": "warning",
+        }
+    )
     topics = [f"{prefix}{name}" for name in (USAGE, RATED, CROSSINGS, NOTIFICATIONS, EXCEPTIONS)]
     asyncio.run(create_topics(servers.bootstrap, [TopicSpec(name, options.partitions) for name in topics]))
     workers = Workers(env, work, work)
