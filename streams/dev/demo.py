@@ -70,8 +70,6 @@ from streams.dev.servers import KafkaBroker, RedisServer, stop_process
 from streams.kafka import start_producer
 from streams.settings import Settings, SettingsError, child_environment
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @dataclass(frozen=True)
 class DemoOptions:

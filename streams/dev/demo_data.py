@@ -50,7 +50,7 @@ from rater.catalog import Catalog
 from rater.offline import load_folder
 from rater.subscriptions import Subscriptions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "config" / "catalog"
 
 PERIOD_START = dt.date(2026, 3, 1)
