@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import UnknownTopicOrPartitionError
 
 from rater.errors import RetriableError
 from rater.subscriptions import Subscriptions
@@ -124,7 +125,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
             return [TopicPartition(topic, partition) for partition in sorted(found)]
         await consumer.topics()  # refreshes the cluster metadata
         await asyncio.sleep(0.25)
-    raise LookupError(f"topic {topic!r} not found")
+    raise UnknownTopicOrPartitionError(f"topic {topic!r} not found")  # not created yet: waited out as a fault
 
 
 async def crossing_feed(app: web.Application) -> AsyncIterator[None]:
