@@ -1,6 +1,7 @@
 """The ``rater`` console script: the pure commands of :mod:`rater.cli` plus the shell's commands.
 
     rater worker                                                 rate the usage topic (settings: streams/settings.py)
+    rater bench core [--records N] [--batch B]                   the pure rating core on the demo stream, in memory
     rater bench kernel [--records N] [--batch B] [--clients C]   the Redis kernel vs a trivial script
     rater demo [--records N] [--json] [--workers W] [--rate R]   the whole pipeline on the embedded stack
     rater bench e2e [--records N] [--batch B] [--partitions P]   a rating worker vs a pass-through worker
@@ -38,6 +39,15 @@ from streams.cli.ops import add_commands as add_operator_commands
 from streams.configuration.store import ConfigStore
 from streams.settings import Settings, SettingsError, run_with_settings
 from streams.worker.main import main as worker_main
+
+
+def cmd_bench_core(args: argparse.Namespace) -> int:
+    from streams.dev.bench_core import core_bench  # noqa: PLC0415 (the dev stack: only for this command)
+
+    line: dict[str, object] = {**core_bench(args.records, args.batch)}
+    line["command"] = f"rater bench core --records {args.records} --batch {args.batch}"
+    sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    return 0
 
 
 def cmd_bench_kernel(args: argparse.Namespace) -> int:
@@ -283,6 +293,14 @@ def parser() -> argparse.ArgumentParser:
         "broker).",
     )
     benches = bench.add_subparsers(dest="bench", required=True)
+    core = benches.add_parser(
+        "core",
+        help="the pure rating core (decode, resolve, claim, draw, price) on the demo stream, in-memory store",
+        epilog="No server: the generated demo stream (rater demo's operator) rated against the in-memory store.",
+    )
+    core.add_argument("--records", type=int, default=100_000)
+    core.add_argument("--batch", type=int, default=512)
+    core.set_defaults(func=cmd_bench_core)
     kernel = benches.add_parser(
         "kernel",
         help="the Redis draw-down kernel vs one HINCRBY script, same server and run",
