@@ -38,19 +38,17 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from rater.buckets import Resolver
+from rater.activation import ACTIVATED
 from rater.engine import MoneyDue, Prepared, Rater
 from rater.errors import DrawRefused, DuplicateRecord, ExceptionType, InvalidRecord, RatingError, RetriableError
 from rater.events import Notification, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent, dumps
+from rater.instances import InstanceIndex
 from rater.keys import activation_key
 from rater.record import TimeWindow, UsageRecord, decode
 from rater.state import DrawRequest, DrawResult, Store
 
 #: Reads of a counter before a settlement gives up because records keep drawing from it (retriable).
 SETTLE_ATTEMPTS = 50
-
-#: The field of an activation hash that says the package is activated (R51).
-ACTIVATED = "activated"
 
 
 @dataclass
@@ -68,11 +66,11 @@ class ActivationMarks:
 
     @classmethod
     def of(cls, rater: Rater) -> ActivationMarks:
-        resolver = rater.resolver
+        index = rater.resolver.index
         packages: dict[str, list[str]] = {}
-        for package_id, entries in resolver.activation_index.items():
+        for package_id, entries in index.activation_index.items():
             for instance, _ in entries[:1]:
-                packages.setdefault(resolver.root(instance.holder), []).append(package_id)
+                packages.setdefault(index.root(instance.holder), []).append(package_id)
         return cls(packages)
 
     def activated(self, root: str, account_package: str) -> bool:
@@ -105,15 +103,16 @@ class ActivationMarks:
                     self.learn(root, package)
 
 
-_MARKS: weakref.WeakKeyDictionary[Resolver, ActivationMarks] = weakref.WeakKeyDictionary()
+_MARKS: weakref.WeakKeyDictionary[InstanceIndex, ActivationMarks] = weakref.WeakKeyDictionary()
 
 
 def activation_marks(rater: Rater) -> ActivationMarks:
     """The marks known to the pipeline of ``rater``'s subscriptions (a provisioning change builds a new
-    resolver, and its marks are read afresh)."""
-    marks = _MARKS.get(rater.resolver)
+    instance index, and its marks are read afresh)."""
+    index = rater.resolver.index
+    marks = _MARKS.get(index)
     if marks is None:
-        marks = _MARKS[rater.resolver] = ActivationMarks.of(rater)
+        marks = _MARKS[index] = ActivationMarks.of(rater)
     return marks
 
 
@@ -200,10 +199,10 @@ def _roots(rater: Rater, marks: ActivationMarks, records: Iterable[UsageRecord])
     """The sharing roots with packages under billing activation that the records' usage identifiers may
     belong to (every owner a usage identifier has had; reading a few marks too many costs nothing)."""
     roots: set[str] = set()
-    resolver = rater.resolver
+    index = rater.resolver.index
     for uid in {record.usage_identifier for record in records}:
         for window in rater.subscriptions.uids.get(uid, ()):
-            root = resolver.root(window.owner.account.id)
+            root = index.root(window.owner.account.id)
             if root in marks.packages:
                 roots.add(root)
     return roots

@@ -20,10 +20,12 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
-from rater.buckets import CACHE_LIMIT, Activation, ActivationState, Candidate, Instance, Resolution, Resolver, Tiers
+from rater.activation import Activation, ActivationState
+from rater.allotments import Candidate, Tiers
 from rater.catalog import Catalog
 from rater.catalog.model import BucketDefinition, RecurType, UsageBucket, UsageClass
 from rater.catalog.model import Rater as ClassRater
+from rater.consumption import Resolution, Resolver
 from rater.errors import ExceptionType, InvalidRecord, RatingError
 from rater.events import (
     BucketDraw,
@@ -35,6 +37,7 @@ from rater.events import (
     TierPart,
     utc_text,
 )
+from rater.instances import CACHE_LIMIT, Instance
 from rater.keys import activation_key, bucket_key, record_key
 from rater.lru import LRU
 from rater.periods import Period, add_duration
@@ -252,7 +255,7 @@ class Rater:
         when = record.event_time
         local = when.astimezone(self.subscriptions.zone(account.id))
         day = local.date()
-        root = self.resolver.root(account.id)
+        root = self.resolver.index.root(account.id)
         static = self._static(owner, usage_class.id, location, day, marks, marks.epoch(root))
         resolution, overage, counters, root = static
         match: RateMatch | None = None
@@ -347,7 +350,7 @@ class Rater:
         # that reached its threshold (R50a), not usage of an activated package, so the kernel checks a
         # participant's activation gate (R53) before this record's own count can set the mark.
         counters = tuple(c.counter for c in resolution.units) + tuple(a.counter for a in resolution.activations)
-        return resolution, overage, counters, self.resolver.root(owner.account.id)
+        return resolution, overage, counters, self.resolver.index.root(owner.account.id)
 
     def finish(self, prepared: Prepared, result: DrawResult) -> RatedCharge | MoneyDue:
         """Price a draw (pure): tiers, flat charges, tier rate plans, overflow; or ask for the money draw."""
@@ -581,18 +584,18 @@ class Rater:
         account = context.account
         last_day = cancel - dt.timedelta(days=1)
         targets: list[CancelTarget] = []
-        for old in self.resolver.service_instances(account_service):
+        for old in self.resolver.index.service_instances(account_service):
             if not old.bucket.prorate or old.recur_type is RecurType.NONRECURRING:
                 continue
             period = old.period(self.catalog, last_day)
             if period is None:
                 continue
             new = replace(old, cancel=min(cancel, old.cancel) if old.cancel else cancel)
-            old_tiers = self.resolver.tiers(old.bucket, self.resolver.prorated(old, period))
-            new_tiers = self.resolver.tiers(old.bucket, self.resolver.prorated(new, period))
+            old_tiers = self.resolver.allotments.tiers(old.bucket, self.resolver.allotments.prorated(old, period))
+            new_tiers = self.resolver.allotments.tiers(old.bucket, self.resolver.allotments.prorated(new, period))
             if old_tiers.sizes == new_tiers.sizes:
                 continue
-            key = bucket_key(self.resolver.root(account.id), old.id)
+            key = bucket_key(self.resolver.index.root(account.id), old.id)
             targets.append(CancelTarget(account_service, cancel, old, new, period, old_tiers, new_tiers, key))
         return targets
 
@@ -655,7 +658,7 @@ class Rater:
             charges=tuple(lines),
             currency=account.currency,
         )
-        operation = record_key(self.resolver.root(account.id), f"settle:{operation_id}:{old.id}")
+        operation = record_key(self.resolver.index.root(account.id), f"settle:{operation_id}:{old.id}")
         return Settlement(operation, target.key, f"c:{period.index}", consumed, kept, adjustment, (entered_field, due))
 
     def _bucket_lines(
@@ -685,7 +688,7 @@ class Rater:
         """Packages whose billing activation by time (R50b) is due at ``moment`` (pure: the caller marks
         each in the store, and only a first mark raises a notification)."""
         due_list: list[DueActivation] = []
-        for package_id, entries in self.resolver.activation_index.items():
+        for package_id, entries in self.resolver.index.activation_index.items():
             for instance, package in entries:
                 account = self.subscriptions.accounts[instance.holder]
                 day = moment.astimezone(self.subscriptions.zone(account.id)).date()
@@ -694,8 +697,10 @@ class Rater:
                 assert bucket.billing_activation is not None
                 due = add_duration(package.effective, bucket.billing_activation.time_expiry)
                 if day >= due:
-                    key = activation_key(self.resolver.root(account.id), package_id)
-                    due_list.append(DueActivation(key, package_id, account.id, due, self.resolver.root(account.id)))
+                    key = activation_key(self.resolver.index.root(account.id), package_id)
+                    due_list.append(
+                        DueActivation(key, package_id, account.id, due, self.resolver.index.root(account.id))
+                    )
         return due_list
 
 
