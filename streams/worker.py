@@ -17,9 +17,9 @@ import sys
 
 import faust
 
-from rater.engine import Rater
 from rater.issues import ValidationFailed
 from rater.provisioning import Config
+from rater.rating import Rater
 from rater.redis_store import connect
 from streams import metrics
 from streams.app import Pipeline, build_app, topic_specs
