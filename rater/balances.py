@@ -38,7 +38,7 @@ from typing import Any
 
 from rater.catalog import Catalog
 from rater.catalog.model import ParticipatingType
-from rater.consumption import Resolver
+from rater.consumption import Resolver, same_level_order
 from rater.events import utc_text
 from rater.instances import FAR, Instance
 from rater.keys import activation_key
@@ -371,9 +371,8 @@ class Balances:
     # -- helpers -------------------------------------------------------------------------------------------
 
     def _ordered(self, instances: Sequence[Instance]) -> list[Instance]:
-        """R13: recur type order, then earliest expiry, then attachment order."""
-        rank = {recur: index for index, recur in enumerate(self.catalog.settings.same_level_bucket_order)}
-        return sorted(instances, key=lambda i: (rank[i.recur_type], i.expiry(self.catalog), i.order))
+        """R13: in consumption order within one level (:func:`rater.consumption.same_level_order`)."""
+        return sorted(instances, key=same_level_order(self.catalog))
 
     def _account(self, account_id: str) -> Account:
         account = self.subscriptions.accounts.get(account_id)

@@ -40,6 +40,13 @@ from rater.state import Counter
 from rater.subscriptions import ServiceContext, Subscriptions
 
 
+def same_level_order(catalog: Catalog) -> Callable[[Instance], tuple[int, dt.date, int]]:
+    """R13: the sort key of instances at one consumption level: recur type in the order of
+    ``settings.same_level_bucket_order``, then earliest expiry, then attachment order."""
+    rank = {recur: index for index, recur in enumerate(catalog.settings.same_level_bucket_order)}
+    return lambda instance: (rank[instance.recur_type], instance.expiry(catalog), instance.order)
+
+
 @dataclass
 class Resolution:
     """Everything a record may draw from, in order, and the days it holds for."""
@@ -118,11 +125,8 @@ class Resolver:
 
     def _ordered(self, candidates: list[Candidate]) -> list[Candidate]:
         """R13: recur type order, then earliest expiry, then attachment order."""
-        rank = {recur: index for index, recur in enumerate(self.catalog.settings.same_level_bucket_order)}
-        return sorted(
-            candidates,
-            key=lambda c: (rank[c.instance.recur_type], c.instance.expiry(self.catalog), c.instance.order),
-        )
+        order = same_level_order(self.catalog)
+        return sorted(candidates, key=lambda c: order(c.instance))
 
     def _candidate(
         self, instance: Instance, root: str, usage_class: str, location: str | None, when: DayWindow
