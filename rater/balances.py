@@ -10,7 +10,7 @@ hash tag, so one atomic read serves a whole view), reads them, and passes their 
 The numbers are the rating core's own, never a second implementation of them:
 
 * the period is the instance's period on the moment's local day (R35-R39; end exclusive), and the tiers
-  and counter are built by :meth:`rater.buckets.Resolver.allotment` exactly as for a record of that day:
+  and counter are built by :meth:`rater.consumption.Resolver.allotment` exactly as for a record of that day:
   tier 1 prorated (R40, R41), share-plan pool sizes from contributions and add-ons (R59, R60, R64);
 * the rollover carry is the stored one, or the one the period's first draw will fix (R36,
   :func:`rater.state.pending_carry`);
@@ -32,14 +32,15 @@ no end to it (R19a).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rater.buckets import FAR, Instance, Resolver
 from rater.catalog import Catalog
 from rater.catalog.model import ParticipatingType
+from rater.consumption import Resolver, same_level_order
 from rater.events import utc_text
+from rater.instances import FAR, Instance
 from rater.keys import activation_key
 from rater.memory_store import pending_carry
 from rater.subscriptions import Account, Subscriptions
@@ -205,33 +206,37 @@ class Balances:
             for service in package.services:
                 entries += [
                     _Entry(instance, "account_service", account_service=service.id)
-                    for instance in self._ordered(self.resolver.service_instances(service.id))
+                    for instance in self._ordered(self.resolver.index.service_instances(service.id))
                 ]
-        entries += [_Entry(i, "account") for i in self._ordered(self.resolver.account_instances(account.id))]
-        entries += [_Entry(i, "share_plan", pool=True) for i in self.resolver.share_instances(account.id)]
+        entries += [_Entry(i, "account") for i in self._ordered(self.resolver.index.account_instances(account.id))]
+        entries += [_Entry(i, "share_plan", pool=True) for i in self.resolver.index.share_instances(account.id)]
         return self._selection("account", {"account": account.id}, account.id, entries)
 
     def service(self, account_service: str) -> Selection:
         """Everything an account-service may draw from, in consumption order (R11-R13): its own buckets, the
         account's, the parent's, then the share plans in scope in tie-break order (R12, R57), each with the
-        service's own participation (R61), as :meth:`rater.buckets.Resolver.share_plans_serving` lists them for
+        service's own participation (R61), as :meth:`rater.pools.Pools.share_plans_serving` lists them for
         rating; money buckets last (R46)."""
         owner = self.subscriptions.services.get(account_service)
         if owner is None:
             raise UnknownSubject(f"no account-service {account_service!r}")
         account = owner.account
         service_id = owner.service.id
-        entries = [_Entry(i, "account_service") for i in self._ordered(self.resolver.service_instances(service_id))]
+        entries = [
+            _Entry(i, "account_service") for i in self._ordered(self.resolver.index.service_instances(service_id))
+        ]
         entries += [
             _Entry(i, "account")
-            for i in self._ordered(self.resolver.account_instances(account.id))
+            for i in self._ordered(self.resolver.index.account_instances(account.id))
             if i.carriers is None or service_id in i.carriers
         ]
         if account.parent is not None:
-            entries += [_Entry(i, "parent") for i in self._ordered(self.resolver.account_instances(account.parent))]
+            entries += [
+                _Entry(i, "parent") for i in self._ordered(self.resolver.index.account_instances(account.parent))
+            ]
         entries += [
             _Entry(instance, "share_plan", participant=participant, participant_account=account.id)
-            for instance, participant in self.resolver.share_plans_serving(owner)
+            for instance, participant in self.resolver.pools.share_plans_serving(owner)
         ]
         entries = [e for e in entries if not e.instance.bucket.money] + [e for e in entries if e.instance.bucket.money]
         subject = {"account_service": service_id, "service": owner.service.service, "account": account.id}
@@ -242,7 +247,7 @@ class Balances:
         account = self._account(holder)
         entries = [
             _Entry(i, "share_plan", pool=True)
-            for i in self.resolver.share_instances(account.id)
+            for i in self.resolver.index.share_instances(account.id)
             if i.share_plan is not None and i.share_plan.id == share_plan
         ]
         if not entries:
@@ -275,7 +280,7 @@ class Balances:
             for balance in [self._balance(entry, fields, day, activated)]
             if balance is not None
         ]
-        assert all(self.resolver.root(b.holder) == root for b in buckets)
+        assert all(self.resolver.index.root(b.holder) == root for b in buckets)
         return BalanceView(selection.kind, selection.subject, moment, day, tuple(buckets))
 
     def _balance(
@@ -335,7 +340,7 @@ class Balances:
     def _participation(
         self, instance: Instance, participant: tuple[str, str], account: str, state: Mapping[str, int], index: int
     ) -> Participation:
-        limit = self.resolver.participation_limit(instance, participant[0])
+        limit = self.resolver.pools.participation_limit(instance, participant[0])
         used = state.get(f"l:{index}:{participant[1]}", 0)
         return Participation(participant[1], participant[0], account, used, limit)
 
@@ -345,7 +350,7 @@ class Balances:
         plan = instance.share_plan
         assert plan is not None
         found: list[tuple[str, str, str]] = []
-        for account in self.resolver.share_scope(instance):
+        for account in self.resolver.pools.scope(instance):
             for package in account.packages:
                 # (catalog participant, participant instance, effective, cancel)
                 targets: list[tuple[str, str, dt.date, dt.date | None]]
@@ -359,16 +364,15 @@ class Balances:
                     ]
                 for catalog_id, instance_id, effective, cancel in targets:
                     active = effective <= day and (cancel is None or day < cancel)
-                    if catalog_id in plan.participants and active and self.resolver.serves(instance, catalog_id):
+                    if catalog_id in plan.participants and active and self.resolver.pools.serves(instance, catalog_id):
                         found.append((catalog_id, instance_id, account.id))
         return found
 
     # -- helpers -------------------------------------------------------------------------------------------
 
-    def _ordered(self, instances: list[Instance]) -> list[Instance]:
-        """R13: recur type order, then earliest expiry, then attachment order."""
-        rank = {recur: index for index, recur in enumerate(self.catalog.settings.same_level_bucket_order)}
-        return sorted(instances, key=lambda i: (rank[i.recur_type], i.expiry(self.catalog), i.order))
+    def _ordered(self, instances: Sequence[Instance]) -> list[Instance]:
+        """R13: in consumption order within one level (:func:`rater.consumption.same_level_order`)."""
+        return sorted(instances, key=same_level_order(self.catalog))
 
     def _account(self, account_id: str) -> Account:
         account = self.subscriptions.accounts.get(account_id)
@@ -377,13 +381,13 @@ class Balances:
         return account
 
     def _selection(self, kind: str, subject: dict[str, str], zone_account: str, entries: list[_Entry]) -> Selection:
-        root = self.resolver.root(zone_account)
-        keys = {self.resolver.allotment_key(entry.instance) for entry in entries}
+        root = self.resolver.index.root(zone_account)
+        keys = {self.resolver.index.allotment_key(entry.instance) for entry in entries}
         if any(entry.instance.share_plan is not None for entry in entries):
             # Pool sizes count contributions of activated billing-activation packages only (R53).
             keys |= {
                 activation_key(root, package_id)
-                for package_id, pairs in self.resolver.activation_index.items()
-                if any(self.resolver.root(instance.holder) == root for instance, _ in pairs)
+                for package_id, pairs in self.resolver.index.activation_index.items()
+                if any(self.resolver.index.root(instance.holder) == root for instance, _ in pairs)
             }
         return Selection(kind, subject, root, zone_account, tuple(entries), tuple(sorted(keys)))

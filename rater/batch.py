@@ -6,19 +6,20 @@ Per batch:
 
 1. **Decode** every record (bounded fields, event times inside the deployment's :class:`TimeWindow`).
 2. **Activation state** (R53): the billing-activation marks of the batch's sharing roots that are not yet
-   known to be set are read in one round trip (:class:`ActivationMarks`; a set mark never clears, so each is
-   read until it is seen set, then never again).
-3. **Prepare** each record (pure).  A record that may activate a package (it counts toward a billing
-   activation not yet known set) ends a *segment*: the records after it are prepared only once its draw
-   has told whether it activated the package, so a package activated by a record contributes to the pools
-   of every later record, as when records are rated one at a time.  Most batches are one segment.
+   known to be set are read in one round trip (:class:`~rater.activation.ActivationMarks`; a set mark never
+   clears, so each is read until it is seen set, then never again).
+3. **Prepare** each record (pure, :func:`rater.prepare.prepare`).  A record that may activate a package (it
+   counts toward a billing activation not yet known set) ends a *segment*: the records after it are prepared
+   only once its draw has told whether it activated the package, so a package activated by a record
+   contributes to the pools of every later record, as when records are rated one at a time.  Most batches
+   are one segment.
 4. **Claim** each record id with its fingerprint across every sharing root (R1): an id first seen with other
    content becomes a ``duplicate_record`` rating exception and draws nothing.
-5. **Draw** the segment's records in one store call, and **price** each result (pure); records whose
-   overflow money buckets must pay need a second call, again one for the segment.  A record whose rate is
-   missing draws whole or not at all: if its buckets cannot take all of it, the missing rate is its
-   exception (Q6) and it writes nothing; its claim is released.  A record that becomes an exception before
-   its draw leaves no key at all.
+5. **Draw** the segment's records in one store call, and **price** each result (pure, :mod:`rater.price`);
+   records whose overflow money buckets must pay need a second call, again one for the segment.  A record
+   whose rate is missing draws whole or not at all: if its buckets cannot take all of it, the missing rate
+   is its exception (Q6) and it writes nothing; its claim is released.  A record that becomes an exception
+   before its draw leaves no key at all.
 
 The outcome of every record is exactly one event, in input order: bad input becomes a rating exception,
 never an error (style habit 6), and any unexpected error while rating one record becomes that record's
@@ -26,95 +27,26 @@ never an error (style habit 6), and any unexpected error while rating one record
 :class:`~rater.errors.RetriableError` from the store propagates: the caller retries the whole batch, and the
 kernel's dedupe makes the retry change nothing twice.
 
-This module awaits the store through :class:`~rater.state.Store`; it imports no store library.
+The store's other writers are billing activation by time (:func:`rater.activation.tick`, R50b) and cancel
+settlement (:func:`rater.cancellation.settle_cancellation`, R41).  This module awaits the store through
+:class:`~rater.state.Store`; it imports no store library.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
-import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
-from rater.buckets import Resolver
-from rater.engine import MoneyDue, Prepared, Rater
+from rater.activation import ActivationMarks, activation_marks
 from rater.errors import DrawRefused, DuplicateRecord, ExceptionType, InvalidRecord, RatingError, RetriableError
-from rater.events import Notification, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent, dumps
-from rater.keys import activation_key
+from rater.events import Outcome, RatedCharge, RatingExceptionEvent
+from rater.prepare import Prepared, prepare
+from rater.price import MoneyDue, finish, finish_money
+from rater.rating import Rater
 from rater.record import TimeWindow, UsageRecord, decode
 from rater.state import DrawRequest, DrawResult, Store
-
-#: Reads of a counter before a settlement gives up because records keep drawing from it (retriable).
-SETTLE_ATTEMPTS = 50
-
-#: The field of an activation hash that says the package is activated (R51).
-ACTIVATED = "activated"
-
-
-@dataclass
-class ActivationMarks:
-    """What a rating pipeline knows of the billing-activation marks of one configuration (R50-R53).
-
-    A mark, once set, is never cleared, so a package seen activated stays so: it is read from the store only
-    until it is seen set.  ``epoch(root)`` counts the packages of a root known activated; the rating core
-    memoises resolutions per epoch (:meth:`rater.engine.Rater.prepare`)."""
-
-    packages: dict[str, list[str]]
-    """Account-packages under billing activation, by sharing root."""
-    known: set[tuple[str, str]] = field(default_factory=set)
-    epochs: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, rater: Rater) -> ActivationMarks:
-        resolver = rater.resolver
-        packages: dict[str, list[str]] = {}
-        for package_id, entries in resolver.activation_index.items():
-            for instance, _ in entries[:1]:
-                packages.setdefault(resolver.root(instance.holder), []).append(package_id)
-        return cls(packages)
-
-    def activated(self, root: str, account_package: str) -> bool:
-        return (root, account_package) in self.known
-
-    def epoch(self, root: str) -> int:
-        return self.epochs.get(root, 0)
-
-    def learn(self, root: str, account_package: str) -> None:
-        if (root, account_package) not in self.known:
-            self.known.add((root, account_package))
-            self.epochs[root] = self.epochs.get(root, 0) + 1
-
-    def unknown(self, roots: Iterable[str]) -> list[tuple[str, str]]:
-        """(root, account-package) of ``roots`` whose mark is not known to be set."""
-        return [
-            (root, package)
-            for root in roots
-            for package in self.packages.get(root, ())
-            if (root, package) not in self.known
-        ]
-
-    async def refresh(self, store: Store, roots: Iterable[str]) -> None:
-        """Read the marks not yet known set of ``roots`` (one round trip, none when there are none)."""
-        unknown = self.unknown(set(roots))
-        if unknown:
-            found = await store.marked([activation_key(root, package) for root, package in unknown], ACTIVATED)
-            for (root, package), is_set in zip(unknown, found, strict=True):
-                if is_set:
-                    self.learn(root, package)
-
-
-_MARKS: weakref.WeakKeyDictionary[Resolver, ActivationMarks] = weakref.WeakKeyDictionary()
-
-
-def activation_marks(rater: Rater) -> ActivationMarks:
-    """The marks known to the pipeline of ``rater``'s subscriptions (a provisioning change builds a new
-    resolver, and its marks are read afresh)."""
-    marks = _MARKS.get(rater.resolver)
-    if marks is None:
-        marks = _MARKS[rater.resolver] = ActivationMarks.of(rater)
-    return marks
 
 
 def fingerprint(prepared: Prepared) -> str:
@@ -170,7 +102,7 @@ async def rate_batch(
             outcomes[index] = (record_id, RatingExceptionEvent.from_error(record_id, error, data))
         except Exception as error:
             outcomes[index] = (fallback, _failure(fallback, error, data))
-    marks = activation_marks(rater)
+    marks = activation_marks(rater.resolver.index)
     if marks.packages:
         await marks.refresh(store, _roots(rater, marks, (record for *_, record in decoded)))
     position = 0
@@ -180,7 +112,7 @@ async def rate_batch(
             index, record_id, data, record = decoded[position]
             position += 1
             try:
-                prepared = rater.prepare(record, marks)
+                prepared = prepare(rater, record, marks)
             except RatingError as error:
                 outcomes[index] = (record_id, RatingExceptionEvent.from_error(record_id, error, data))
                 continue
@@ -200,10 +132,10 @@ def _roots(rater: Rater, marks: ActivationMarks, records: Iterable[UsageRecord])
     """The sharing roots with packages under billing activation that the records' usage identifiers may
     belong to (every owner a usage identifier has had; reading a few marks too many costs nothing)."""
     roots: set[str] = set()
-    resolver = rater.resolver
+    index = rater.resolver.index
     for uid in {record.usage_identifier for record in records}:
         for window in rater.subscriptions.uids.get(uid, ()):
-            root = resolver.root(window.owner.account.id)
+            root = index.root(window.owner.account.id)
             if root in marks.packages:
                 roots.add(root)
     return roots
@@ -262,7 +194,7 @@ async def _rate_segment(
             continue
         assert isinstance(result, DrawResult)
         _learn(marks, pending.prepared, result)
-        outcome = _settle(pending.record_id, pending.data, lambda p=pending.prepared, r=result: rater.finish(p, r))  # type: ignore[misc]
+        outcome = _settle(pending.record_id, pending.data, lambda p=pending.prepared, r=result: finish(rater, p, r))  # type: ignore[misc]
         if isinstance(outcome, MoneyDue):
             money.append((pending, outcome))
         else:
@@ -278,7 +210,7 @@ async def _rate_segment(
                     RatingExceptionEvent.from_error(pending.record_id, result, pending.data),
                 )
                 continue
-            outcome = _settle(pending.record_id, pending.data, lambda d=due, r=result: rater.finish_money(d, r))  # type: ignore[misc]
+            outcome = _settle(pending.record_id, pending.data, lambda d=due, r=result: finish_money(rater, d, r))  # type: ignore[misc]
             assert not isinstance(outcome, MoneyDue)
             outcomes[pending.index] = (pending.record_id, outcome)
 
@@ -320,60 +252,3 @@ def _settle(
         raise
     except Exception as error:
         return replace(_failure(record_id, error, data), drew=True)
-
-
-async def tick(rater: Rater, store: Store, moment: dt.datetime) -> list[Notification]:
-    """The time-driven rules at ``moment`` against an async store (billing activation by time, R50b):
-    each due package is marked once, and only the first mark, by whichever worker, raises a notification."""
-    notes: list[Notification] = []
-    marks = activation_marks(rater)
-    for due in rater.due_activations(moment):
-        if await store.mark(due.key, ACTIVATED, 1):
-            notes.append(due.notification())
-        marks.learn(due.root, due.account_package)
-    return notes
-
-
-@dataclass(frozen=True)
-class Settled:
-    """One bucket's cancel settlement (R41): the adjustment this call priced, and the ``rated-adjustment/1``
-    event as the store kept it (the first call's bytes: a repeated operation answers those)."""
-
-    adjustment: RatedAdjustment
-    event: bytes
-
-
-async def settle_cancellation(
-    rater: Rater, store: Store, account_service: str, cancel: dt.date, operation_id: str
-) -> list[Settled]:
-    """Settle the prorated buckets of ``account_service`` cancelled from ``cancel`` (R41, E13); return each
-    bucket's adjustment with its event as stored, to publish (the stream) or write (``rater rate``).
-
-    ``rater`` holds the configuration *before* the cancellation.  Per bucket :meth:`Rater.cancel_targets`
-    finds, its counter is read, the cut priced (:meth:`Rater.settlement`, pure) and written with the event
-    in one atomic step, once per operation and only if no record drew in between (else it is read and
-    priced again).  A repeated ``operation_id`` (a retry after a crash) gets the stored events back, byte
-    for byte, whatever the counters hold now.  ``rater`` is left as it was: the configuration change is the
-    caller's (a new :class:`Rater` on the cancelled configuration)."""
-    events: list[Settled] = []
-    for target in rater.cancel_targets(account_service, cancel):
-        for _ in range(SETTLE_ATTEMPTS):
-            state = await store.fields(target.key)
-            settlement = rater.settlement(target, state, operation_id)
-            if settlement is None:
-                break
-            stored = await store.adjust(
-                settlement.operation_key,
-                settlement.key,
-                settlement.field,
-                settlement.consumed,
-                settlement.kept,
-                dumps(settlement.adjustment),
-                settlement.entered,
-            )
-            if stored is not None:
-                events.append(Settled(settlement.adjustment, stored))
-                break
-        else:
-            raise RetriableError(f"{operation_id}: bucket {target.old.id!r} kept changing while being settled")
-    return events

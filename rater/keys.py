@@ -1,7 +1,7 @@
 """Every state-store key, built in one place (style habit 4).
 
 Each key carries the hash tag ``{root}`` of its sharing scope (the accounts linked by parent or usage
-invoicer, :func:`rater.buckets.sharing_roots`), so every key one record's draw touches hashes to one Redis
+invoicer, :func:`rater.instances.sharing_roots`), so every key one record's draw touches hashes to one Redis
 Cluster slot (architecture property 5).
 """
 

@@ -27,14 +27,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rater.batch import rate_batch, settle_cancellation, tick
+from rater.activation import tick
+from rater.batch import rate_batch
+from rater.cancellation import settle_cancellation
 from rater.catalog import Catalog, load_catalog
-from rater.engine import Rater
 from rater.errors import InvalidRecord
 from rater.events import Event, Outcome, RatedAdjustment, RatedCharge, RatingExceptionEvent
 from rater.issues import Issue, ValidationFailed
 from rater.memory_store import MemoryStore
 from rater.money import format_amount
+from rater.rating import Rater
 from rater.record import TimeWindow, control_of, parse_time
 from rater.subscriptions import Subscriptions, cancel_account_service, load_subscriptions, subscriptions_file
 
@@ -211,7 +213,7 @@ def _apply(
     offset inside the calendar and the window, a cancellation of an unknown account-service) is an
     ``invalid_record`` rating exception under the line's place in the file: a file's content never stops
     offline rating.  A cancellation settles through the stream's settlement
-    (:func:`rater.batch.settle_cancellation`), then puts the cancelled configuration in force."""
+    (:func:`rater.cancellation.settle_cancellation`), then puts the cancelled configuration in force."""
     rater = current[0]
     kind = control.get("control")
     try:
@@ -219,7 +221,7 @@ def _apply(
             moment = parse_time(str(control["time"]), "tick time")
             if window is not None:
                 window.check(moment, "tick time")
-            notes = _run(loop, tick(rater, store, moment))
+            notes = _run(loop, tick(rater.resolver.index, store, moment))
             summary.notifications += len(notes)
             yield from notes
             return

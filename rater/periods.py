@@ -46,7 +46,7 @@ class DayWindow:
 
     A computation asks its questions about the day through :meth:`before` and :meth:`inside`; each answer
     narrows ``[lo, hi)`` to the days that answer alike.  Whatever else it reads is not the day, so its result
-    holds for every day of the window: resolution (rater.buckets) is memoised per window, not per day.
+    holds for every day of the window: resolution (rater.consumption) is memoised per window, not per day.
     """
 
     __slots__ = ("day", "hi", "lo")

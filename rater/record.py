@@ -7,7 +7,7 @@ the caller turns into a rating exception; decoding never crashes a worker (style
 
 Every field is bounded here, so nothing a producer sends can overflow a later step: identifiers have a
 maximum length (:data:`MAX_ID_LENGTH`), a quantity at most :data:`MAX_QUANTITY_DIGITS` digits before the
-point (its base units are checked against 2^53 once the class is known, :func:`rater.engine.record_quantity`),
+point (its base units are checked against 2^53 once the class is known, :func:`rater.prepare.record_quantity`),
 and an event time must stay inside the calendar in UTC and, when the caller gives one, inside a
 :class:`TimeWindow` around its clock (the pure core never reads a clock).
 """

@@ -7,7 +7,7 @@ which does, in this order:
 1. **Settle** against the configuration *before* the cancellation (the one workers still rate with): each
    prorated bucket of every account-service the operation cancels (or cancels earlier) is cut once per
    operation, and its ``rated-adjustment/1`` event is kept with the cut in the same atomic step
-   (:func:`rater.batch.settle_cancellation`, ``rater_adjust``).  The events of the whole operation are
+   (:func:`rater.cancellation.settle_cancellation`, ``rater_adjust``).  The events of the whole operation are
    then kept by operation id in the configuration store.
 2. **Apply** the operation (compare-and-set, :meth:`ConfigStore.submit`): the service is cancelled.
 3. **Publish** the kept events on ``rated-charges``, keyed by account, as offline rating writes them
@@ -32,8 +32,7 @@ from typing import Protocol
 
 import orjson
 
-from rater.batch import settle_cancellation
-from rater.engine import Rater
+from rater.cancellation import cancel_targets, settle_cancellation
 from rater.errors import RetriableError
 from rater.keys import settlement_key
 from rater.provisioning import (
@@ -45,6 +44,7 @@ from rater.provisioning import (
     apply,
     cancelled_services,
 )
+from rater.rating import Rater
 from rater.redis_store import guarded
 from rater.state import Store
 from streams.configuration.store import RESULT_TTL, ConfigStore, OperationResult
@@ -96,7 +96,7 @@ class Provisioner:
             except ProvisioningError:
                 return await self.config.submit(operation)  # refused: it stores and answers the refusal
             rater = Rater(config.catalog, config.subscriptions)
-            if self.publish is None and any(rater.cancel_targets(service, day) for service, day in cut):
+            if self.publish is None and any(cancel_targets(rater, service, day) for service, day in cut):
                 raise RetriableError(f"{op_id}: a prorated bucket to settle and no broker to publish it on")
             computed: list[bytes] = []
             for service, day in cut:

@@ -16,7 +16,7 @@ A change is: read a snapshot (version ``v``), apply the operation with the pure
 newer snapshot.  Concurrent provisioners (API replicas, the topic consumer, the CLI) therefore never lose
 an update, and a refused operation writes nothing but its result.
 
-Workers read ``version`` once per batch (one GET) and rebuild their :class:`~rater.engine.Rater` when it
+Workers read ``version`` once per batch (one GET) and rebuild their :class:`~rater.rating.Rater` when it
 moved (:class:`LiveRater`).  The first start seeds the store from the ``RATER_CONFIG`` files; from then on
 the store is the configuration, and the files are not read again.
 """
@@ -37,10 +37,10 @@ import orjson
 from redis.asyncio import Redis
 
 from rater.catalog import catalog_document, load_catalog
-from rater.engine import Rater
 from rater.errors import RetriableError
 from rater.keys import config_key, operation_key
 from rater.provisioning import Config, Operation, ProvisioningError, account_json, apply, compile_config
+from rater.rating import Rater
 from rater.redis_store import guarded
 from rater.subscriptions import Account, load_subscriptions
 

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from rater.batch import rate_batch
-from rater.engine import Rater
 from rater.events import RatedCharge
 from rater.memory_store import MemoryStore
 from rater.offline import load_folder
+from rater.rating import Rater
 from streams.dev.demo_data import build_scenario, generate_usage, write_folder
 
 

@@ -50,8 +50,8 @@ import redis
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from rater.buckets import sharing_roots
 from rater.catalog import Catalog
+from rater.instances import sharing_roots
 from rater.keys import bucket_key
 from rater.money import format_amount
 from rater.redis_store import RedisStore, connect

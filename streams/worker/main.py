@@ -18,9 +18,9 @@ import sys
 
 import faust
 
-from rater.engine import Rater
 from rater.issues import ValidationFailed
 from rater.provisioning import Config
+from rater.rating import Rater
 from rater.redis_store import connect
 from streams import metrics
 from streams.configuration.store import ConfigStore, LiveRater

@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rater.batch import rate_batch, tick
-from rater.engine import Rater
+from rater.activation import tick
+from rater.batch import rate_batch
 from rater.errors import ExceptionType, InvalidRecord, RatingError
 from rater.events import Notification, Outcome, RatedCharge, RatingExceptionEvent, Source, dumps
+from rater.rating import Rater
 from rater.record import TimeWindow, control_of
 from rater.redis_store import RedisStore
 from streams import metrics
@@ -165,7 +166,7 @@ async def _configuration_in_force(pipeline: Pipeline) -> None:
 
 
 async def _tick_with_retry(pipeline: Pipeline, moment: dt.datetime) -> list[Notification]:
-    return await retry(lambda: tick(pipeline.rater, pipeline.store, moment), "the tick")
+    return await retry(lambda: tick(pipeline.rater.resolver.index, pipeline.store, moment), "the tick")
 
 
 async def _rate_with_retry(pipeline: Pipeline, items: Sequence[tuple[bytes, str]]) -> list[tuple[str, Outcome]]:

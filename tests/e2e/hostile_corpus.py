@@ -763,7 +763,7 @@ def _big_in_unit(m: _Maker, n: int) -> Made:
 def _repeating_blocks(m: _Maker, n: int) -> Made:
     """10 TB of data on an office line whose account bucket repeats its last tier every 500 MB
     (UB-DATA-BLOCKS, R19a): 20,000 repeats, each a flat charge line, a tier part and a crossing.  One record
-    may reach at most 500 (rater.engine.MAX_TIER_OCCURRENCES): an invalid_record before its draw."""
+    may reach at most 500 (rater.prepare.MAX_TIER_OCCURRENCES): an invalid_record before its draw."""
     line = m.rng.choice([line for line in m.phones if line.account.endswith("-OFF1")])
     body = m.base(n, "DATA")
     body["usage_identifier"] = line.uid

@@ -19,10 +19,10 @@ import pytest
 import redis
 from aiokafka.admin import AIOKafkaAdminClient
 
-from rater.engine import Rater
 from rater.events import RatedCharge, RatingExceptionEvent
 from rater.memory_store import MemoryStore
 from rater.offline import Summary, load_folder, rate_folder, rate_lines
+from rater.rating import Rater
 from rater.redis_store import RedisStore, connect
 from streams.configuration.topics import EXCEPTIONS, RATED
 from tests.e2e._stream import Collector, Stream, independent_accounts

@@ -59,10 +59,10 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from rater.engine import Rater
 from rater.keys import claim_key
 from rater.memory_store import MemoryStore
 from rater.offline import Summary, load_folder, rate_lines
+from rater.rating import Rater
 from streams.configuration.topics import EXCEPTIONS, RATED
 from tests.e2e import hostile_corpus
 from tests.e2e._stream import Stream

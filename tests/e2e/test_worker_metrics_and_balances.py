@@ -21,9 +21,9 @@ import pytest
 import redis
 
 from rater.balances import Balances
-from rater.engine import Rater
 from rater.memory_store import MemoryStore
 from rater.offline import Summary, load_folder, rate_lines
+from rater.rating import Rater
 from rater.redis_store import connect, read_hashes
 from streams.configuration.topics import EXCEPTIONS, RATED
 from tests.e2e._stream import Collector, Stream, independent_accounts

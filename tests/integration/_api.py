@@ -8,8 +8,8 @@ from redis.asyncio import Redis
 
 from rater.batch import rate_batch
 from rater.catalog import Catalog
-from rater.engine import Rater
 from rater.offline import load_folder
+from rater.rating import Rater
 from rater.redis_store import RedisStore
 from rater.subscriptions import Subscriptions
 from streams.api.auth import Tokens

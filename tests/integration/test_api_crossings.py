@@ -21,9 +21,9 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from rater.batch import rate_batch
-from rater.engine import Rater
 from rater.events import RatedCharge
 from rater.offline import load_folder
+from rater.rating import Rater
 from rater.redis_store import RedisStore
 from streams.api.app import build_api
 from streams.api.crossings import CrossingFeed

@@ -22,10 +22,10 @@ from redis.asyncio.cluster import RedisCluster
 
 from rater.balances import Balances, BalanceView, Selection
 from rater.batch import rate_batch
-from rater.engine import Rater
 from rater.events import RatedCharge
 from rater.memory_store import MemoryStore
 from rater.offline import load_folder
+from rater.rating import Rater
 from rater.redis_store import RedisStore, read_hashes
 
 pytestmark = pytest.mark.integration

@@ -14,11 +14,11 @@ import pytest
 from redis.asyncio import Redis
 
 from rater.batch import rate_batch
-from rater.engine import Rater
 from rater.events import RatedAdjustment
 from rater.keys import bucket_key
 from rater.offline import rate_folder
 from rater.provisioning import parse_operation
+from rater.rating import Rater
 from rater.redis_store import RedisStore
 from streams.configuration.settlement import Provisioner
 from streams.configuration.store import ConfigStore

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from redis.asyncio import Redis
 
-from rater.engine import Rater
 from rater.keys import config_key
 from rater.provisioning import parse_operation
+from rater.rating import Rater
 from streams.configuration.store import ConfigStore, LiveRater
 from tests.unit.provisioning_builders import ACCOUNTS, CATALOG
 

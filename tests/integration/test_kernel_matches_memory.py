@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from rater.batch import rate_batch
-from rater.engine import Rater
 from rater.memory_store import MemoryStore
 from rater.offline import load_folder
+from rater.rating import Rater
 from rater.redis_store import RedisStore
 from tests.unit.test_consumption_properties import _records, _write, growing_pool, scenario, share_spec
 

@@ -21,9 +21,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from rater.batch import rate_batch
-from rater.engine import Rater
 from rater.events import RatedCharge
 from rater.offline import load_folder, rate_folder
+from rater.rating import Rater
 from rater.redis_store import RedisStore
 from streams.api.app import build_api
 from tests.integration._api import OPERATOR, api_context

@@ -32,11 +32,11 @@ import yaml
 
 from rater.batch import rate_batch
 from rater.catalog import Catalog
-from rater.engine import Rater
 from rater.errors import ExceptionType, RatingError
 from rater.events import ChargeLine, Outcome, RatedCharge, RatingExceptionEvent
 from rater.memory_store import MemoryStore
 from rater.offline import load_folder
+from rater.rating import Rater
 from rater.record import UsageRecord, from_mapping
 from rater.state import Counter, DrawRequest, DrawResult
 from rater.subscriptions import Subscriptions

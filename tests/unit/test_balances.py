@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from rater.balances import Balances, BucketBalance, UnknownSubject
-from rater.engine import Rater
 from rater.memory_store import MemoryStore
 from rater.offline import load_folder
+from rater.rating import Rater
 from tests.unit._builders import charge_of, rate_one, store_of
 from tests.unit.test_consumption_properties import _records, _write, scenario
 

@@ -12,11 +12,15 @@ from typing import Any
 import orjson
 import pytest
 
-from rater.batch import activation_marks, fingerprint, rate_batch
-from rater.engine import Rater
+from rater import batch
+from rater.activation import activation_marks
+from rater.batch import fingerprint, rate_batch
 from rater.errors import DrawRefused
 from rater.events import Outcome, RatedCharge, RatingExceptionEvent
 from rater.memory_store import MemoryStore
+from rater.prepare import prepare
+from rater.price import finish
+from rater.rating import Rater
 from tests.unit._builders import (
     account,
     catalog_doc,
@@ -72,20 +76,19 @@ def test_an_unexpected_error_rating_one_record_is_that_records_exception(
     becomes that record's software_system_error; the records around them are rated ($0.06 each: 60 s at
     $0.06/min), and the record that failed in preparation drew nothing."""
     rater = _rater(tmp_path)
-    prepare, finish = rater.prepare, rater.finish
 
-    def failing_prepare(record: Any, *args: Any) -> Any:
+    def failing_prepare(rater: Rater, record: Any, *args: Any) -> Any:
         if record.record_id == "boom-prepare":
             raise ZeroDivisionError("in preparation")
-        return prepare(record, *args)
+        return prepare(rater, record, *args)
 
-    def failing_finish(prepared: Any, result: Any) -> Any:
+    def failing_finish(rater: Rater, prepared: Any, result: Any) -> Any:
         if prepared.record.record_id == "boom-price":
             raise OverflowError("in pricing")
-        return finish(prepared, result)
+        return finish(rater, prepared, result)
 
-    monkeypatch.setattr(rater, "prepare", failing_prepare)
-    monkeypatch.setattr(rater, "finish", failing_finish)
+    monkeypatch.setattr(batch, "prepare", failing_prepare)
+    monkeypatch.setattr(batch, "finish", failing_finish)
     store = MemoryStore()
     out = _rate(
         rater,
@@ -150,7 +153,9 @@ def test_the_fingerprint_ignores_what_does_not_change_the_outcome(tmp_path: Path
     from rater.record import from_mapping
 
     def print_of(**fields: Any) -> str:
-        return fingerprint(rater.prepare(from_mapping(usage(record_id="f", **fields)), activation_marks(rater)))
+        return fingerprint(
+            prepare(rater, from_mapping(usage(record_id="f", **fields)), activation_marks(rater.resolver.index))
+        )
 
     base = print_of()
     assert print_of(produced_at=123, extra={"a": 1}) == base

@@ -1,4 +1,4 @@
-"""The stream's cancellation settlement (:func:`rater.batch.settle_cancellation`) against the in-memory
+"""The stream's cancellation settlement (:func:`rater.cancellation.settle_cancellation`) against the in-memory
 twin of the kernel: ``rater rate`` settles a cancel control line through it and writes the same adjustments
 (R41, E13), and a repeated operation gets the first settlement back, byte for byte."""
 
@@ -12,13 +12,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rater.batch import rate_batch, settle_cancellation
+from rater.batch import rate_batch
+from rater.cancellation import settle_cancellation
 from rater.catalog import catalog_document
-from rater.engine import Rater
 from rater.events import RatedAdjustment, RatedCharge, dumps
 from rater.memory_store import MemoryStore
 from rater.offline import load_folder, rate_folder
 from rater.provisioning import Config, apply, cancelled_services, compile_config, parse_operation
+from rater.rating import Rater
 from rater.subscriptions import cancel_account_service
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -31,10 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rater.batch import rate_batch
-from rater.engine import Rater
 from rater.events import RatedCharge
 from rater.memory_store import MemoryStore
 from rater.offline import load_folder
+from rater.rating import Rater
 
 RECUR = ("recurring", "recurring_rollover", "nonrecurring")
 PHONES = ("+15550000001", "+15550000002", "+15550000003")

@@ -9,9 +9,9 @@ from typing import NamedTuple
 import pytest
 from prometheus_client import REGISTRY
 
-from rater.engine import Rater
 from rater.events import RatedCharge, RatingExceptionEvent
 from rater.offline import load_folder
+from rater.rating import Rater
 from streams import metrics
 from streams.settings import Settings, SettingsError
 from tests.unit._builders import rate_one

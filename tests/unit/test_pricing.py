@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from rater.catalog.model import Rate, RoundingRule, TimePeriod
-from rater.engine import Rater
 from rater.errors import ExceptionType, RatingError
 from rater.pricing import (
     billable_quantity,
@@ -25,6 +24,7 @@ from rater.pricing import (
     plan_candidates,
     select_rate_plan,
 )
+from rater.rating import Rater
 from rater.units import UnitType
 from tests.unit._builders import (
     GEOTREE,

@@ -1,4 +1,4 @@
-"""Which allowances a record may draw from, in which order, with how much (rater.buckets.Resolver).
+"""Which allowances a record may draw from, in which order, with how much (rater.consumption.Resolver).
 
 Levels (R11), same-level order (R13), shared allotments (Q5), eligibility (R6, R10), expiry (R37, R38),
 proration (R40, R41), share-plan scope (R57), pool sizes (R59, R60, Q15), add-ons (R64), participation limits
@@ -14,8 +14,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from rater.buckets import Candidate, Resolver, sharing_roots
+from rater.allotments import Candidate
 from rater.catalog.model import SharePlan
+from rater.consumption import Resolver
+from rater.instances import sharing_roots
 from rater.keys import bucket_key
 from rater.state import UNLIMITED
 from rater.subscriptions import Account
@@ -347,8 +349,8 @@ def test_exclude_beats_include(tmp_path: Path) -> None:
     assert eligible_at("UK") == []
     assert eligible_at(None) == []
     assert eligible_at(None, "DATA") == []
-    assert res.eligible(res.catalog.usage_buckets["LD-100"], "LD", "USA")
-    assert not res.eligible(res.catalog.usage_buckets["LD-100"], "LD", "HAWAII")
+    assert res.eligibility.eligible(res.catalog.usage_buckets["LD-100"], "LD", "USA")
+    assert not res.eligibility.eligible(res.catalog.usage_buckets["LD-100"], "LD", "HAWAII")
 
 
 def test_exclude_in_another_base_bucket_still_wins(tmp_path: Path) -> None:
@@ -496,7 +498,7 @@ def test_proration_on_add_halves_tier_1(tmp_path: Path) -> None:
     june = one(res, "AS-1", d(2026, 6, 20))
     assert june.tiers.sizes == (15 * GB, 10 * GB)
     assert (june.counter.allowance, june.counter.full_allowance) == (25 * GB, 40 * GB)
-    assert res.prorated(june.instance, june.period) == (15, 30)
+    assert res.allotments.prorated(june.instance, june.period) == (15, 30)
     assert one(res, "AS-1", d(2026, 7, 1)).tiers.sizes == (30 * GB, 10 * GB)
 
 
@@ -858,7 +860,7 @@ def test_sharing_roots_group_linked_accounts_and_pick_the_smallest_id() -> None:
 
 def test_store_keys_carry_the_sharing_root(tmp_path: Path) -> None:
     """Architecture property 5: child "A-CHILD" of parent "Z-PARENT": the root is "A-CHILD", and the parent's
-    own bucket key carries {A-CHILD} too (Resolver.root agrees)."""
+    own bucket key carries {A-CHILD} too (InstanceIndex.root agrees)."""
     cat = catalog(usage_buckets=[bucket("B1")], phone_buckets=["B1"])
     res = resolver(
         tmp_path,
@@ -866,7 +868,7 @@ def test_store_keys_carry_the_sharing_root(tmp_path: Path) -> None:
         account("Z-PARENT", service("Z-PHONE")),
         account("A-CHILD", service("A-PHONE"), parent="Z-PARENT"),
     )
-    assert res.root("Z-PARENT") == res.root("A-CHILD") == "A-CHILD"
+    assert res.index.root("Z-PARENT") == res.index.root("A-CHILD") == "A-CHILD"
     assert one(res, "Z-PHONE").counter.key == bucket_key("A-CHILD", "Z-PHONE/B1")
 
 

@@ -1,6 +1,6 @@
-"""The rating core (rater.engine) and offline rating (rater.offline): R1 dedupe, R2 owner resolution, R3
-quantities, R4 GeoTree misses, the pipeline (bytes in, exactly one event out) and the event schemas of
-docs/events.md."""
+"""The rating core (rater.rating, rater.prepare, rater.price) and offline rating (rater.offline): R1 dedupe,
+R2 owner resolution, R3 quantities, R4 GeoTree misses, the pipeline (bytes in, exactly one event out) and the
+event schemas of docs/events.md."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from typing import Any
 import orjson
 import pytest
 
+from rater import batch
 from rater.catalog.model import UsageClass
-from rater.engine import Rater, record_quantity, resolve_owner
 from rater.errors import ExceptionType, InvalidRecord, RatingError
 from rater.events import RatedCharge, RatingExceptionEvent, dumps
 from rater.offline import Summary, rate_folder, rate_lines
+from rater.prepare import record_quantity, resolve_owner
+from rater.rating import Rater
 from rater.record import UsageRecord
 from tests.unit._builders import (
     UID,
@@ -342,15 +344,15 @@ def test_invalid_record_with_a_readable_id_keeps_its_id(tmp_path: Path) -> None:
 def test_unexpected_error_becomes_software_system_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
-    """R31 "Software System Error", style habit 6: an unexpected exception inside Rater.prepare is never
+    """R31 "Software System Error", style habit 6: an unexpected exception inside rater.prepare.prepare is never
     raised; it becomes a software_system_error event for the record's own id, with the original kept for
     reprocessing."""
 
-    def explode(self: Rater, record: UsageRecord, *args: object) -> RatedCharge:
+    def explode(rater: Rater, record: UsageRecord, *args: object) -> RatedCharge:
         raise error
 
     rater = _voice_rater(tmp_path)
-    monkeypatch.setattr(Rater, "prepare", explode)
+    monkeypatch.setattr(batch, "prepare", explode)
     data = orjson.dumps(usage(record_id="r-boom"))
     record_id, event = _exception(rater, data)
     assert (record_id, event.type, event.account) == ("r-boom", "software_system_error", None)
