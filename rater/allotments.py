@@ -20,6 +20,7 @@ from rater.catalog import Catalog
 from rater.catalog.model import BucketDefinition, RecurType
 from rater.instances import CACHE_LIMIT, FAR, Instance
 from rater.keys import bucket_key
+from rater.lru import LRU
 from rater.periods import DayWindow, Period, prorate
 from rater.state import Counter
 from rater.units import UnitType
@@ -72,8 +73,8 @@ class Allotments:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._tiers: dict[tuple[int, tuple[int, int] | None, tuple[int, ...] | None], Tiers] = {}
-        self._periods: dict[tuple[str, dt.date], tuple[Period | None, dt.date, dt.date]] = {}
+        self._tiers: LRU[tuple[int, tuple[int, int] | None, tuple[int, ...] | None], Tiers] = LRU(CACHE_LIMIT)
+        self._periods: LRU[tuple[str, dt.date], tuple[Period | None, dt.date, dt.date]] = LRU(CACHE_LIMIT)
 
     def period(self, instance: Instance, when: DayWindow) -> Period | None:
         """``instance.period(day)``, memoised (instances and the catalog are immutable); ``when`` learns the
@@ -90,9 +91,7 @@ class Allotments:
                 found = (None, dt.date.min, instance.effective)
             else:
                 found = (None, expiry, FAR)
-            if len(self._periods) > CACHE_LIMIT:
-                self._periods.clear()
-            self._periods[key] = found
+            self._periods.put(key, found)
         period, first, end = found
         when.inside(first, end)
         return period
@@ -115,15 +114,11 @@ class Allotments:
     ) -> Tiers:
         """The bucket's tiers in base units (R15, R22, R23), tier 1 prorated when asked (R40).
 
-        Pure in an immutable catalog, so memoised: parsing tier thresholds per record was the core's
-        largest cost."""
+        Pure in an immutable catalog, so memoised."""
         key = (id(bucket), proration, sizes)
         cached = self._tiers.get(key)
         if cached is None:
-            cached = self._tiers_uncached(bucket, proration, sizes)
-            if len(self._tiers) > CACHE_LIMIT:
-                self._tiers.clear()
-            self._tiers[key] = cached
+            cached = self._tiers.put(key, self._tiers_uncached(bucket, proration, sizes))
         return cached
 
     def _tiers_uncached(

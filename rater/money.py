@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal
 
+from rater.lru import LRU
+
 #: Wide enough for any product of an 11-decimal rate and a 2^53 quantity.
 WIDE = Context(prec=50, rounding=ROUND_HALF_UP)
 
@@ -35,14 +37,11 @@ def format_amount(amount: Decimal, currency: str) -> str:
     key = (str(amount), currency)
     text = _FORMATTED.get(key)
     if text is None:
-        if len(_FORMATTED) >= _FORMATTED_LIMIT:
-            _FORMATTED.clear()
-        text = _FORMATTED[key] = _format(amount, currency)
+        text = _FORMATTED.put(key, _format(amount, currency))
     return text
 
 
-_FORMATTED: dict[tuple[str, str], str] = {}
-_FORMATTED_LIMIT = 100_000
+_FORMATTED: LRU[tuple[str, str], str] = LRU(100_000)
 
 
 def _format(amount: Decimal, currency: str) -> str:

@@ -23,10 +23,9 @@ from rater.catalog.model import UsageClass
 from rater.consumption import Resolution
 from rater.errors import ExceptionType, InvalidRecord, RatingError
 from rater.events import utc_text
-from rater.instances import CACHE_LIMIT
 from rater.keys import record_key
 from rater.pricing import RateMatch, billable_quantity, find_rate, plan_candidates, select_rate_plan
-from rater.rating import Rater, Static
+from rater.rating import TIME_BOUND, Rater, Static
 from rater.record import UsageRecord
 from rater.state import UNLIMITED, Counter
 from rater.subscriptions import ServiceContext, Subscriptions
@@ -245,7 +244,7 @@ def overflow_rate(
     catalog = rater.catalog
     key = (owner.service.id, usage_class.id, location, overage)
     found = memo.rates.get(key)
-    if found is not None:
+    if isinstance(found, RateMatch):
         return found
     choice = select_rate_plan(catalog, rater.subscriptions, owner, when, overage)
     if usage_class.rater is ClassRater.GEOTREE and location is None:
@@ -254,7 +253,7 @@ def overflow_rate(
             f"terminating identifier {terminating!r} matches no GeoTree pattern (R4)",
             account=owner.account.id,
         )
-    found = find_rate(
+    match = find_rate(
         catalog,
         choice,
         currency=owner.account.currency,
@@ -264,17 +263,11 @@ def overflow_rate(
         local=local,
         account=owner.account.id,
     )
-    plans = (owner.service.id, overage)
-    if plans in memo.time_bound:
-        return found
-    if all(
-        group.start is None and group.retired is None and group.time_period is None
-        for _, _, plan_id in plan_candidates(catalog, rater.subscriptions, owner, overage)
-        for group in catalog.rate_plans[plan_id].rate_groups
-    ):
-        if len(memo.rates) > CACHE_LIMIT:
-            memo.rates.clear()
-        memo.rates[key] = found
-    else:  # the answer depends on the record's time: never memoised, and the plans are not re-checked
-        memo.time_bound.add(plans)
-    return found
+    if found is None:  # first seen: memoise the answer, or remember that it depends on the record's time
+        timeless = all(
+            group.start is None and group.retired is None and group.time_period is None
+            for _, _, plan_id in plan_candidates(catalog, rater.subscriptions, owner, overage)
+            for group in catalog.rate_plans[plan_id].rate_groups
+        )
+        memo.rates.put(key, match if timeless else TIME_BOUND)
+    return match

@@ -39,6 +39,13 @@ from rater.subscriptions import Subscriptions
 Static = tuple[Resolution, str | None, tuple[Counter, ...], str]
 
 
+class TimeBound:
+    """The rate of a key depends on the record's time: it is looked up per record."""
+
+
+TIME_BOUND = TimeBound()
+
+
 @dataclass
 class Memo:
     """Pure results memoised for one configuration (a new configuration is a new :class:`Rater`)."""
@@ -46,8 +53,11 @@ class Memo:
     statics: LRU[tuple[str, str, str | None, int], list[tuple[dt.date, dt.date, Static]]] = field(
         default_factory=lambda: LRU(CACHE_LIMIT)
     )
-    rates: dict[tuple[str, str, str | None, str | None], RateMatch] = field(default_factory=dict)
-    time_bound: set[tuple[str, str | None]] = field(default_factory=set)  # (account-service, overage plan)
+    rates: LRU[tuple[str, str, str | None, str | None], RateMatch | TimeBound] = field(
+        default_factory=lambda: LRU(CACHE_LIMIT)
+    )
+    """The overflow rate per (account-service, class, location, overage plan), or :data:`TIME_BOUND` when
+    a rate group of the plans it may choose from has a start, a retirement or a time period."""
 
 
 class Rater:
